@@ -1,0 +1,750 @@
+//! The writer side: [`Journal`], group commit on one OS thread, durability notification.
+//!
+//! Producers encode their frame straight into a shared pending buffer under a short mutex
+//! (index assignment and a memcpy; the payload CRC is computed before the lock). The writer
+//! thread swaps that buffer for an empty one (double buffering), writes it with one `pwrite`
+//! per batch (split only at segment rolls and at the configured batch limits), issues one
+//! `fdatasync`, then publishes the new durable index: to an atomic, a `tokio::sync::watch`
+//! channel (async waiters, in-process readers), a condvar (blocking waiters) and the `durable`
+//! file (followers in other processes). Nothing spins: idle threads block on condvars.
+//!
+//! A failed write or fdatasync is fatal: it is logged, never retried, and every waiter and
+//! every later append gets [`JournalError::Failed`].
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread::JoinHandle;
+
+use tokio::sync::watch;
+
+use crate::durable_file::DurableFile;
+use crate::format::{encode_frame, frame_len, unchecked_frame_len, RecordKind, HEADER_LEN};
+use crate::reader::JournalReader;
+use crate::scan::{scan_dir, SPARSE_EVERY};
+use crate::segment::{
+    fdatasync, fsync_dir, open_rw, preallocate, segment_path, write_zeros, PREALLOC_NAME,
+};
+use crate::{JournalConfig, JournalError};
+
+/// What the writer publishes to async waiters and in-process readers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Published {
+    pub durable: u64,
+    pub failed: Option<String>,
+    pub closed: bool,
+}
+
+/// Counters describing the writer's work so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JournalStats {
+    /// Write batches made durable; each ended with one fdatasync (a batch that crosses a
+    /// segment roll also syncs the old segment before the roll).
+    pub syncs: u64,
+    /// Records made durable.
+    pub records: u64,
+    /// Framed bytes made durable.
+    pub bytes: u64,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Encoded frames waiting for the writer.
+    buf: Vec<u8>,
+    /// Records in `buf`.
+    buf_records: usize,
+    /// An empty buffer handed back by the writer, reused at the next swap.
+    spare: Vec<u8>,
+    /// Index the next append gets.
+    next_index: u64,
+    /// Framed bytes appended but not yet durable (queued plus being written).
+    pending_bytes: usize,
+    /// The writer is blocked waiting for work and must be notified.
+    writer_waiting: bool,
+    failed: Option<String>,
+    closing: bool,
+}
+
+/// State shared by the journal handles, the writer thread and in-process readers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: JournalConfig,
+    state: Mutex<State>,
+    writer_cv: Condvar,
+    space_cv: Condvar,
+    pub durable: AtomicU64,
+    pub published: watch::Sender<Published>,
+    blocking_lock: Mutex<()>,
+    blocking_cv: Condvar,
+    /// Sparse index: record index -> (segment first index, byte offset).
+    pub sparse: RwLock<BTreeMap<u64, (u64, u64)>>,
+    syncs: AtomicU64,
+    synced_records: AtomicU64,
+    synced_bytes: AtomicU64,
+    #[cfg(test)]
+    pub inject_sync_failure: std::sync::atomic::AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub fn published_failure(&self) -> Option<String> {
+        self.published.borrow().failed.clone()
+    }
+
+    /// Enters the failed state: logs, poisons appends and wakes every waiter.
+    fn fail(&self, err: &JournalError) {
+        let msg = err.to_string();
+        tracing::error!(error = %msg, dir = %self.config.dir.display(), "journal failed: fatal I/O error, no further appends accepted");
+        {
+            let mut st = lock(&self.state);
+            st.failed.get_or_insert_with(|| msg.clone());
+        }
+        self.space_cv.notify_all();
+        self.published.send_modify(|p| {
+            p.failed.get_or_insert(msg);
+        });
+        let _guard = lock(&self.blocking_lock);
+        self.blocking_cv.notify_all();
+    }
+
+    fn publish_durable(&self, index: u64) {
+        self.durable.store(index, Ordering::Release);
+        self.published.send_modify(|p| p.durable = index);
+        let _guard = lock(&self.blocking_lock);
+        self.blocking_cv.notify_all();
+    }
+}
+
+/// Stops the writer when the last [`Journal`] clone goes away.
+#[derive(Debug)]
+struct Handle {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Handle {
+    fn shutdown(&self) -> Result<(), JournalError> {
+        {
+            let mut st = lock(&self.shared.state);
+            st.closing = true;
+        }
+        self.shared.writer_cv.notify_all();
+        self.shared.space_cv.notify_all();
+        let handle = lock(&self.writer).take();
+        if let Some(handle) = handle {
+            if handle.join().is_err() {
+                tracing::error!("journal writer thread panicked");
+            }
+        }
+        self.shared.published.send_modify(|p| p.closed = true);
+        {
+            let _guard = lock(&self.shared.blocking_lock);
+            self.shared.blocking_cv.notify_all();
+        }
+        match self.shared.published_failure() {
+            Some(msg) => Err(JournalError::Failed(msg)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // Drains and syncs what was appended; errors were already logged by the writer.
+        let _ = self.shutdown();
+    }
+}
+
+/// An open journal: appends, durability notification, readers. Cheap to clone; the writer
+/// stops (after draining and syncing) when the last clone is dropped or on [`Journal::close`].
+#[derive(Debug, Clone)]
+pub struct Journal {
+    handle: Arc<Handle>,
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal in `config.dir`, runs recovery (see
+    /// [`crate::format`]: a torn tail is zero-filled and logged, corruption refuses to open)
+    /// and starts the writer thread.
+    pub fn open(config: JournalConfig) -> Result<Journal, JournalError> {
+        config.validate()?;
+        let dir = config.dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| JournalError::io("create directory", &dir, e))?;
+        let tmp = dir.join(PREALLOC_NAME);
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(JournalError::io("remove stale preallocation", &tmp, e)),
+        }
+        let scanned = scan_dir(&dir, true)?;
+        let next_index = scanned.next_index;
+        let mut sparse: BTreeMap<u64, (u64, u64)> = scanned
+            .sparse
+            .iter()
+            .map(|&(index, seg, off)| (index, (seg, off)))
+            .collect();
+
+        let (seg_first, file, offset, capacity) = match scanned.report.segments.last() {
+            Some(last) => {
+                let file = open_rw(&last.path)?;
+                let capacity = last.file_bytes.max(config.segment_bytes);
+                if last.file_bytes < capacity {
+                    write_zeros(&file, &last.path, last.file_bytes, capacity)?;
+                }
+                // Makes every recovered record durable before it is reported as such.
+                file.sync_all()
+                    .map_err(|e| JournalError::io("fsync segment", &last.path, e))?;
+                (last.first_index, file, scanned.tail_offset, capacity)
+            }
+            None => {
+                let path = segment_path(&dir, next_index);
+                let file = preallocate(&tmp, config.segment_bytes)?;
+                std::fs::rename(&tmp, &path)
+                    .map_err(|e| JournalError::io("rename new segment", &path, e))?;
+                sparse.insert(next_index, (next_index, 0));
+                (next_index, file, 0, config.segment_bytes)
+            }
+        };
+        fsync_dir(&dir)?;
+        let durable = next_index - 1;
+        let durable_file = DurableFile::create(&dir, durable)?;
+        let (published, _) = watch::channel(Published {
+            durable,
+            failed: None,
+            closed: false,
+        });
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                buf: Vec::with_capacity(config.max_batch_bytes.min(1 << 20)),
+                buf_records: 0,
+                spare: Vec::new(),
+                next_index,
+                pending_bytes: 0,
+                writer_waiting: false,
+                failed: None,
+                closing: false,
+            }),
+            config,
+            writer_cv: Condvar::new(),
+            space_cv: Condvar::new(),
+            durable: AtomicU64::new(durable),
+            published,
+            blocking_lock: Mutex::new(()),
+            blocking_cv: Condvar::new(),
+            sparse: RwLock::new(sparse),
+            syncs: AtomicU64::new(0),
+            synced_records: AtomicU64::new(0),
+            synced_bytes: AtomicU64::new(0),
+            #[cfg(test)]
+            inject_sync_failure: std::sync::atomic::AtomicBool::new(false),
+        });
+        let mut writer = Writer {
+            shared: Arc::clone(&shared),
+            path: segment_path(&dir, seg_first),
+            dir,
+            file,
+            seg_first,
+            offset,
+            capacity,
+            durable_file,
+            prealloc: None,
+            last_sparse: durable,
+        };
+        writer.start_prealloc();
+        let thread = std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| JournalError::io("spawn writer thread", &shared.config.dir, e))?;
+        Ok(Journal {
+            handle: Arc::new(Handle {
+                shared,
+                writer: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.handle.shared
+    }
+
+    /// The directory this journal lives in.
+    pub fn dir(&self) -> &Path {
+        &self.shared().config.dir
+    }
+
+    /// Appends one record and returns its index at once (indices are assigned in append
+    /// order, without gaps). The record is durable once [`Journal::durable_index`] reaches
+    /// that index. Blocks only for backpressure (see [`JournalConfig::max_pending_bytes`]).
+    pub fn append(&self, kind: RecordKind, payload: &[u8]) -> Result<u64, JournalError> {
+        let flen = self.check_size(payload.len())?;
+        let crc = crc32fast::hash(payload);
+        let shared = self.shared();
+        let mut st = self.wait_for_room(flen)?;
+        let index = st.next_index;
+        st.next_index += 1;
+        encode_frame(&mut st.buf, kind, shared.config.term, index, payload, crc);
+        st.buf_records += 1;
+        st.pending_bytes += flen;
+        self.wake_writer(st);
+        Ok(index)
+    }
+
+    /// Appends several records of one kind atomically (consecutive indices) and returns the
+    /// index of the first. An empty batch appends nothing and returns the next index.
+    pub fn append_batch<P: AsRef<[u8]>>(
+        &self,
+        kind: RecordKind,
+        payloads: &[P],
+    ) -> Result<u64, JournalError> {
+        let mut total = 0usize;
+        let mut crcs = Vec::with_capacity(payloads.len());
+        for p in payloads {
+            total += self.check_size(p.as_ref().len())?;
+            crcs.push(crc32fast::hash(p.as_ref()));
+        }
+        let term = self.shared().config.term;
+        let mut st = self.wait_for_room(total)?;
+        let first = st.next_index;
+        st.buf.reserve(total);
+        for (p, crc) in payloads.iter().zip(crcs) {
+            let index = st.next_index;
+            st.next_index += 1;
+            encode_frame(&mut st.buf, kind, term, index, p.as_ref(), crc);
+        }
+        st.buf_records += payloads.len();
+        st.pending_bytes += total;
+        if !payloads.is_empty() {
+            self.wake_writer(st);
+        }
+        Ok(first)
+    }
+
+    fn check_size(&self, payload_len: usize) -> Result<usize, JournalError> {
+        let flen = frame_len(payload_len);
+        let segment_bytes = self.shared().config.segment_bytes;
+        if payload_len > u32::MAX as usize || flen as u64 > segment_bytes {
+            return Err(JournalError::RecordTooLarge {
+                frame_bytes: flen as u64,
+                segment_bytes,
+            });
+        }
+        Ok(flen)
+    }
+
+    fn wait_for_room(&self, bytes: usize) -> Result<MutexGuard<'_, State>, JournalError> {
+        let shared = self.shared();
+        let limit = shared.config.max_pending_bytes;
+        let mut st = lock(&shared.state);
+        loop {
+            if let Some(msg) = &st.failed {
+                return Err(JournalError::Failed(msg.clone()));
+            }
+            if st.closing {
+                return Err(JournalError::Closed);
+            }
+            if st.pending_bytes == 0 || st.pending_bytes + bytes <= limit {
+                return Ok(st);
+            }
+            st = shared
+                .space_cv
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn wake_writer(&self, mut st: MutexGuard<'_, State>) {
+        if st.writer_waiting {
+            st.writer_waiting = false;
+            drop(st);
+            self.shared().writer_cv.notify_one();
+        }
+    }
+
+    /// The highest index known durable (0 if nothing is).
+    pub fn durable_index(&self) -> u64 {
+        self.shared().durable.load(Ordering::Acquire)
+    }
+
+    /// The index the next append will get.
+    pub fn next_index(&self) -> u64 {
+        lock(&self.shared().state).next_index
+    }
+
+    /// Waits (asynchronously, without polling) until `index` is durable. Fails if the journal
+    /// failed, or was closed before `index` became durable.
+    pub async fn wait_durable(&self, index: u64) -> Result<(), JournalError> {
+        let mut rx = self.shared().published.subscribe();
+        let outcome = rx
+            .wait_for(|p| p.durable >= index || p.failed.is_some() || p.closed)
+            .await
+            .map(|p| p.clone());
+        match outcome {
+            Ok(p) => durable_outcome(&p, index),
+            Err(_) => Err(JournalError::Closed),
+        }
+    }
+
+    /// Blocks the calling thread until `index` is durable (same outcomes as
+    /// [`Journal::wait_durable`]).
+    pub fn wait_durable_blocking(&self, index: u64) -> Result<(), JournalError> {
+        let shared = self.shared();
+        let mut guard = lock(&shared.blocking_lock);
+        loop {
+            if self.durable_index() >= index {
+                return Ok(());
+            }
+            let p = shared.published.borrow().clone();
+            if p.failed.is_some() || p.closed {
+                return durable_outcome(&p, index);
+            }
+            guard = shared
+                .blocking_cv
+                .wait(guard)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// A reader starting at `from` (1 = the beginning), woken by this journal's durability
+    /// publications. It only ever returns durable records.
+    pub fn reader(&self, from: u64) -> Result<JournalReader, JournalError> {
+        JournalReader::in_process(Arc::clone(self.shared()), from)
+    }
+
+    /// Work counters (for benchmarks and monitoring).
+    pub fn stats(&self) -> JournalStats {
+        let s = self.shared();
+        JournalStats {
+            syncs: s.syncs.load(Ordering::Relaxed),
+            records: s.synced_records.load(Ordering::Relaxed),
+            bytes: s.synced_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops accepting appends, writes and syncs everything already appended, and joins the
+    /// writer. Other clones then get [`JournalError::Closed`]. Returns the fatal error if the
+    /// journal had failed.
+    pub fn shutdown(&self) -> Result<(), JournalError> {
+        self.handle.shutdown()
+    }
+
+    /// [`Journal::shutdown`], consuming this handle.
+    pub fn close(self) -> Result<(), JournalError> {
+        self.handle.shutdown()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn shared_for_test(&self) -> &Arc<Shared> {
+        self.shared()
+    }
+}
+
+fn durable_outcome(p: &Published, index: u64) -> Result<(), JournalError> {
+    if p.durable >= index {
+        Ok(())
+    } else if let Some(msg) = &p.failed {
+        Err(JournalError::Failed(msg.clone()))
+    } else {
+        Err(JournalError::Closed)
+    }
+}
+
+/// The writer thread's private state.
+struct Writer {
+    shared: Arc<Shared>,
+    dir: PathBuf,
+    file: File,
+    path: PathBuf,
+    seg_first: u64,
+    /// Byte offset in the current segment where the next frame goes.
+    offset: u64,
+    capacity: u64,
+    durable_file: DurableFile,
+    /// The next segment being preallocated in the background.
+    prealloc: Option<JoinHandle<Result<File, JournalError>>>,
+    /// Index of the last sparse-index entry.
+    last_sparse: u64,
+}
+
+impl Writer {
+    fn run(mut self) {
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
+        loop {
+            let mut st = lock(&shared.state);
+            while st.buf.is_empty() && !st.closing && st.failed.is_none() {
+                st.writer_waiting = true;
+                st = shared
+                    .writer_cv
+                    .wait(st)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            st.writer_waiting = false;
+            if st.buf.is_empty() || st.failed.is_some() {
+                break;
+            }
+            if let Some(wait) = config.batch_wait {
+                let below = |s: &mut State| {
+                    s.buf_records < config.max_batch_records
+                        && s.buf.len() < config.max_batch_bytes
+                        && !s.closing
+                };
+                if below(&mut st) {
+                    st.writer_waiting = true;
+                    st = shared
+                        .writer_cv
+                        .wait_timeout_while(st, wait, below)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                    st.writer_waiting = false;
+                }
+            }
+            let spare = std::mem::take(&mut st.spare);
+            let mut batch = std::mem::replace(&mut st.buf, spare);
+            let first = st.next_index - st.buf_records as u64;
+            let records = st.buf_records;
+            st.buf_records = 0;
+            drop(st);
+
+            if let Err(e) = self.write_batch(&batch, first, records) {
+                shared.fail(&e);
+                break;
+            }
+            batch.clear();
+            lock(&shared.state).spare = batch;
+        }
+        if let Some(handle) = self.prealloc.take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Writes `records` frames (indices from `first`) in chunks bounded by the batch limits,
+    /// each chunk one pwrite (more only across a segment roll) and one fdatasync.
+    fn write_batch(&mut self, batch: &[u8], first: u64, records: usize) -> Result<(), JournalError> {
+        let max_records = self.shared.config.max_batch_records;
+        let max_bytes = self.shared.config.max_batch_bytes;
+        if records <= max_records && batch.len() <= max_bytes {
+            return self.write_chunk(batch, first, records);
+        }
+        let (mut start, mut at, mut n, mut index) = (0usize, 0usize, 0usize, first);
+        while at < batch.len() {
+            let flen = unchecked_frame_len(&batch[at..at + HEADER_LEN]);
+            if n > 0 && (n == max_records || at + flen - start > max_bytes) {
+                self.write_chunk(&batch[start..at], index, n)?;
+                index += n as u64;
+                start = at;
+                n = 0;
+            }
+            at += flen;
+            n += 1;
+        }
+        self.write_chunk(&batch[start..], index, n)
+    }
+
+    fn write_chunk(&mut self, chunk: &[u8], first: u64, records: usize) -> Result<(), JournalError> {
+        let mut rest = chunk;
+        let mut index = first;
+        loop {
+            let room = usize::try_from(self.capacity - self.offset).unwrap_or(usize::MAX);
+            // Take as many whole frames as fit in this segment.
+            let (take_bytes, take_records) = if rest.len() <= room {
+                (rest.len(), records - (index - first) as usize)
+            } else {
+                let (mut bytes, mut n) = (0usize, 0usize);
+                loop {
+                    let flen = unchecked_frame_len(&rest[bytes..bytes + HEADER_LEN]);
+                    if bytes + flen > room {
+                        break;
+                    }
+                    bytes += flen;
+                    n += 1;
+                }
+                (bytes, n)
+            };
+            if take_bytes > 0 {
+                if index - self.last_sparse >= SPARSE_EVERY {
+                    self.add_sparse(index);
+                }
+                self.file
+                    .write_all_at(&rest[..take_bytes], self.offset)
+                    .map_err(|e| JournalError::io("write segment", &self.path, e))?;
+                self.offset += take_bytes as u64;
+            }
+            self.sync()?;
+            index += take_records as u64;
+            rest = &rest[take_bytes..];
+            if rest.is_empty() {
+                break;
+            }
+            self.roll(index)?;
+        }
+        let last = first + records as u64 - 1;
+        self.durable_file.publish(last)?;
+        let s = &self.shared;
+        s.syncs.fetch_add(1, Ordering::Relaxed);
+        s.synced_records.fetch_add(records as u64, Ordering::Relaxed);
+        s.synced_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        s.publish_durable(last);
+        {
+            let mut st = lock(&s.state);
+            st.pending_bytes -= chunk.len();
+        }
+        s.space_cv.notify_all();
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<(), JournalError> {
+        #[cfg(test)]
+        if self
+            .shared
+            .inject_sync_failure
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(JournalError::io(
+                "fdatasync",
+                &self.path,
+                std::io::Error::other("injected fdatasync failure"),
+            ));
+        }
+        fdatasync(&self.file, &self.path)
+    }
+
+    fn add_sparse(&mut self, index: u64) {
+        self.last_sparse = index;
+        self.shared
+            .sparse
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(index, (self.seg_first, self.offset));
+    }
+
+    /// Starts preallocating the next segment in the background.
+    fn start_prealloc(&mut self) {
+        let tmp = self.dir.join(PREALLOC_NAME);
+        let bytes = self.shared.config.segment_bytes;
+        let spawned = std::thread::Builder::new()
+            .name("journal-prealloc".into())
+            .spawn(move || preallocate(&tmp, bytes));
+        // If no thread can be spawned, the roll preallocates synchronously instead.
+        self.prealloc = spawned.ok();
+    }
+
+    /// Switches to a new segment starting at `first_index`. The current segment has been
+    /// fdatasync'd; the new one is complete (zero-filled and synced) before it gets its name,
+    /// and the directory is fsynced before any record goes into it.
+    fn roll(&mut self, first_index: u64) -> Result<(), JournalError> {
+        let tmp = self.dir.join(PREALLOC_NAME);
+        let file = match self.prealloc.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result?,
+            Some(Err(_)) | None => preallocate(&tmp, self.shared.config.segment_bytes)?,
+        };
+        let path = segment_path(&self.dir, first_index);
+        std::fs::rename(&tmp, &path).map_err(|e| JournalError::io("rename new segment", &path, e))?;
+        fsync_dir(&self.dir)?;
+        self.file = file;
+        self.path = path;
+        self.seg_first = first_index;
+        self.offset = 0;
+        self.capacity = self.shared.config.segment_bytes;
+        self.add_sparse(first_index);
+        self.start_prealloc();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    fn small_config(dir: &Path) -> JournalConfig {
+        let mut c = JournalConfig::new(dir);
+        c.segment_bytes = 4096;
+        c
+    }
+
+    #[test]
+    fn fatal_sync_error_poisons_appends_and_waiters() {
+        let tmp = tempfile::tempdir().unwrap();
+        let j = Journal::open(small_config(tmp.path())).unwrap();
+        let ok = j.append(RecordKind::Command, b"before").unwrap();
+        j.wait_durable_blocking(ok).unwrap();
+
+        j.shared_for_test()
+            .inject_sync_failure
+            .store(true, Ordering::SeqCst);
+        let doomed = j.append(RecordKind::Command, b"doomed").unwrap();
+        let err = j.wait_durable_blocking(doomed).unwrap_err();
+        assert!(matches!(err, JournalError::Failed(ref m) if m.contains("injected")), "{err}");
+        // Async waiters see the failure too.
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let async_err = rt.block_on(j.wait_durable(doomed)).unwrap_err();
+        assert!(matches!(async_err, JournalError::Failed(_)));
+        // Every later append fails; the durable index never moves past the failure.
+        assert!(matches!(
+            j.append(RecordKind::Command, b"after"),
+            Err(JournalError::Failed(_))
+        ));
+        assert_eq!(j.durable_index(), ok);
+        // An earlier durable record is still reported durable.
+        j.wait_durable_blocking(ok).unwrap();
+        assert!(matches!(j.close(), Err(JournalError::Failed(_))));
+
+        // The record that was reported durable survives a reopen.
+        let j = Journal::open(small_config(tmp.path())).unwrap();
+        let mut r = j.reader(1).unwrap();
+        assert_eq!(r.try_next().unwrap().unwrap().payload, b"before");
+    }
+
+    #[test]
+    fn waiters_blocked_on_a_failing_journal_wake_up() {
+        let tmp = tempfile::tempdir().unwrap();
+        let j = Journal::open(small_config(tmp.path())).unwrap();
+        j.shared_for_test()
+            .inject_sync_failure
+            .store(true, Ordering::SeqCst);
+        let waiter = {
+            let j = j.clone();
+            std::thread::spawn(move || j.wait_durable_blocking(10))
+        };
+        for _ in 0..3 {
+            // Some of these may already be refused once the failure has happened.
+            let _ = j.append(RecordKind::Event, b"x");
+        }
+        assert!(matches!(waiter.join().unwrap(), Err(JournalError::Failed(_))));
+    }
+
+    #[test]
+    fn backpressure_bounds_pending_bytes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = small_config(tmp.path());
+        c.max_pending_bytes = 256;
+        let j = Journal::open(c).unwrap();
+        // Far more data than the bound goes through; appends block instead of queueing it.
+        let mut last = 0;
+        for i in 0..500u32 {
+            last = j.append(RecordKind::Command, &i.to_le_bytes()).unwrap();
+            let pending = lock(&j.shared_for_test().state).pending_bytes;
+            assert!(pending <= 256, "pending {pending}");
+        }
+        j.wait_durable_blocking(last).unwrap();
+        assert_eq!(j.stats().records, 500);
+    }
+
+    #[test]
+    fn wait_after_close_reports_closed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let j = Journal::open(small_config(tmp.path())).unwrap();
+        let i = j.append(RecordKind::Command, b"a").unwrap();
+        let other = j.clone();
+        j.close().unwrap();
+        other.wait_durable_blocking(i).unwrap();
+        assert!(matches!(other.wait_durable_blocking(i + 1), Err(JournalError::Closed)));
+        assert!(matches!(other.append(RecordKind::Command, b"b"), Err(JournalError::Closed)));
+    }
+}

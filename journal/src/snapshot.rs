@@ -1,0 +1,190 @@
+//! Snapshots beside the log: `snapshots/<index>.snap` in the journal directory.
+//!
+//! A snapshot is an opaque blob (the state after applying every record up to and including
+//! `index`) framed as, little-endian: magic `0x504E534A` (`JSNP`, u32), CRC-32 (u32) of
+//! `bytes[8..24] ++ blob`, index (u64), blob length (u64), blob. It is written atomically:
+//! temporary file, fsync, rename, fsync of the directory.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::segment::{fsync_dir, list_segments, segment_path};
+use crate::JournalError;
+
+/// Sub-directory of the journal directory that holds snapshots.
+pub const SNAPSHOT_DIR: &str = "snapshots";
+const MAGIC: u32 = 0x504E_534A;
+const HEADER: usize = 24;
+
+fn snapshot_dir(dir: &Path) -> PathBuf {
+    dir.join(SNAPSHOT_DIR)
+}
+
+fn snapshot_path(dir: &Path, index: u64) -> PathBuf {
+    snapshot_dir(dir).join(format!("{index:020}.snap"))
+}
+
+fn parse_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".snap")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn encode(index: u64, blob: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + blob.len());
+    out.extend_from_slice(&MAGIC.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&index.to_le_bytes());
+    out.extend_from_slice(&(blob.len() as u64).to_le_bytes());
+    out.extend_from_slice(blob);
+    let mut h = crc32fast::Hasher::new();
+    h.update(&out[8..]);
+    let crc = h.finalize();
+    out[4..8].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Checks a snapshot file's bytes; returns the blob or why it is invalid.
+fn decode(expected_index: u64, data: &[u8]) -> Result<&[u8], &'static str> {
+    if data.len() < HEADER {
+        return Err("shorter than the snapshot header");
+    }
+    let word = |at: usize| -> [u8; 4] { [data[at], data[at + 1], data[at + 2], data[at + 3]] };
+    let mut idx = [0u8; 8];
+    idx.copy_from_slice(&data[8..16]);
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&data[16..24]);
+    if u32::from_le_bytes(word(0)) != MAGIC {
+        return Err("bad magic");
+    }
+    if u64::from_le_bytes(idx) != expected_index {
+        return Err("index in the header differs from the file name");
+    }
+    if u64::from_le_bytes(len) != (data.len() - HEADER) as u64 {
+        return Err("length in the header differs from the file size");
+    }
+    if crc32fast::hash(&data[8..]) != u32::from_le_bytes(word(4)) {
+        return Err("checksum mismatch");
+    }
+    Ok(&data[HEADER..])
+}
+
+/// Atomically writes a snapshot of the state after record `index`.
+pub fn write_snapshot(dir: &Path, index: u64, bytes: &[u8]) -> Result<PathBuf, JournalError> {
+    let sdir = snapshot_dir(dir);
+    if !sdir.is_dir() {
+        fs::create_dir_all(&sdir).map_err(|e| JournalError::io("create snapshot dir", &sdir, e))?;
+        fsync_dir(dir)?;
+    }
+    let path = snapshot_path(dir, index);
+    let tmp = path.with_extension("snap.tmp");
+    let mut file = File::create(&tmp).map_err(|e| JournalError::io("create snapshot", &tmp, e))?;
+    file.write_all(&encode(index, bytes))
+        .map_err(|e| JournalError::io("write snapshot", &tmp, e))?;
+    file.sync_all()
+        .map_err(|e| JournalError::io("fsync snapshot", &tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| JournalError::io("rename snapshot", &path, e))?;
+    fsync_dir(&sdir)?;
+    Ok(path)
+}
+
+/// Indexes of all snapshot files (valid or not), ascending.
+pub fn list_snapshots(dir: &Path) -> Result<Vec<u64>, JournalError> {
+    let sdir = snapshot_dir(dir);
+    let entries = match fs::read_dir(&sdir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(JournalError::io("list snapshots", &sdir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| JournalError::io("list snapshots", &sdir, e))?;
+        if let Some(i) = entry.file_name().to_str().and_then(parse_name) {
+            out.push(i);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Reads and verifies one snapshot; `Ok(None)` (with a warning logged) if it is invalid.
+pub fn read_snapshot(dir: &Path, index: u64) -> Result<Option<Vec<u8>>, JournalError> {
+    let path = snapshot_path(dir, index);
+    let data = fs::read(&path).map_err(|e| JournalError::io("read snapshot", &path, e))?;
+    match decode(index, &data) {
+        Ok(blob) => Ok(Some(blob.to_vec())),
+        Err(reason) => {
+            tracing::warn!(snapshot = %path.display(), reason, "skipping invalid snapshot");
+            Ok(None)
+        }
+    }
+}
+
+/// The newest valid snapshot as `(index, blob)`; invalid ones are logged and skipped.
+pub fn latest_snapshot(dir: &Path) -> Result<Option<(u64, Vec<u8>)>, JournalError> {
+    for index in list_snapshots(dir)?.into_iter().rev() {
+        if let Some(blob) = read_snapshot(dir, index)? {
+            return Ok(Some((index, blob)));
+        }
+    }
+    Ok(None)
+}
+
+/// What [`retain`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetainReport {
+    /// Indexes of the snapshots deleted.
+    pub removed_snapshots: Vec<u64>,
+    /// Segment files deleted.
+    pub removed_segments: Vec<PathBuf>,
+}
+
+/// Keeps the newest `keep` valid snapshots and deletes older snapshot files (valid or not),
+/// then deletes every segment whose records all have indexes at or below the oldest kept
+/// snapshot's index. The last (active) segment is never deleted, nor any segment holding a
+/// record after that index. With `keep == 0` or no valid snapshot, nothing is deleted.
+pub fn retain(dir: &Path, keep: usize) -> Result<RetainReport, JournalError> {
+    let mut report = RetainReport::default();
+    if keep == 0 {
+        return Ok(report);
+    }
+    let all = list_snapshots(dir)?;
+    let mut kept = Vec::new();
+    for &index in all.iter().rev() {
+        if kept.len() == keep {
+            break;
+        }
+        if read_snapshot(dir, index)?.is_some() {
+            kept.push(index);
+        }
+    }
+    let Some(&oldest_kept) = kept.last() else {
+        return Ok(report);
+    };
+    for &index in all.iter().filter(|&&i| i < oldest_kept) {
+        let path = snapshot_path(dir, index);
+        fs::remove_file(&path).map_err(|e| JournalError::io("remove snapshot", &path, e))?;
+        report.removed_snapshots.push(index);
+    }
+    if !report.removed_snapshots.is_empty() {
+        fsync_dir(&snapshot_dir(dir))?;
+    }
+    let firsts = list_segments(dir)?;
+    for pair in firsts.windows(2) {
+        let (first, next_first) = (pair[0], pair[1]);
+        // The segment holds records first..next_first-1.
+        if next_first - 1 > oldest_kept {
+            break;
+        }
+        let path = segment_path(dir, first);
+        fs::remove_file(&path).map_err(|e| JournalError::io("remove segment", &path, e))?;
+        report.removed_segments.push(path);
+    }
+    if !report.removed_segments.is_empty() {
+        fsync_dir(dir)?;
+    }
+    Ok(report)
+}
