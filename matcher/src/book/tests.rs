@@ -1,0 +1,76 @@
+//! Differential property test of the two book implementations through the trait.
+
+use super::*;
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert { buy: bool, price: u64, qty: u64 },
+    Remove { pick: usize },
+    SetQty { pick: usize, qty: u64 },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (any::<bool>(), 1u64..8, 1u64..50).prop_map(|(buy, price, qty)| Op::Insert { buy, price, qty }),
+        1 => any::<usize>().prop_map(|pick| Op::Remove { pick }),
+        1 => (any::<usize>(), 1u64..50).prop_map(|(pick, qty)| Op::SetQty { pick, qty }),
+    ]
+}
+
+fn all(book: &dyn Fn(Side, &mut dyn FnMut(&BookEntry) -> bool)) -> Vec<(u64, u64, u64)> {
+    let mut v = Vec::new();
+    for side in [Side::Buy, Side::Sell] {
+        book(side, &mut |e| {
+            v.push((e.order_id.0, e.price, e.qty));
+            true
+        });
+    }
+    v
+}
+
+proptest! {
+    #[test]
+    fn fast_equals_naive(ops in proptest::collection::vec(op(), 1..200)) {
+        let mut fast = FastBook::default();
+        let mut naive = NaiveBook::default();
+        // (side, price, id, handle in fast)
+        let mut live: Vec<(Side, u64, OrderId, u32)> = Vec::new();
+        let mut next = 1u64;
+        for op in ops {
+            match op {
+                Op::Insert { buy, price, qty } => {
+                    let side = if buy { Side::Buy } else { Side::Sell };
+                    let id = OrderId(next);
+                    next += 1;
+                    let h = fast.insert(side, price, id, AccountId(next % 3), qty);
+                    naive.insert(side, price, id, AccountId(next % 3), qty);
+                    live.push((side, price, id, h));
+                }
+                Op::Remove { pick } if !live.is_empty() => {
+                    let (side, price, id, h) = live.remove(pick % live.len());
+                    fast.remove(side, price, id, h);
+                    naive.remove(side, price, id, 0);
+                }
+                Op::SetQty { pick, qty } if !live.is_empty() => {
+                    let (side, price, id, h) = live[pick % live.len()];
+                    fast.set_qty(side, price, id, h, qty);
+                    naive.set_qty(side, price, id, 0, qty);
+                }
+                _ => {}
+            }
+            prop_assert_eq!(all(&|s, f| fast.walk(s, f)), all(&|s, f| naive.walk(s, f)));
+            for side in [Side::Buy, Side::Sell] {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                fast.depth(side, 5, &mut a);
+                naive.depth(side, 5, &mut b);
+                prop_assert_eq!(&a, &b);
+                for (p, q) in a {
+                    prop_assert_eq!(fast.level_qty(side, p), q);
+                }
+                prop_assert_eq!(fast.best(side).map(|e| e.order_id), naive.best(side).map(|e| e.order_id));
+            }
+            prop_assert_eq!(fast.order_count(), naive.order_count());
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Cancel, cancel-all and cancel-replace.
+
+use super::state::{RestingKind, State};
+use super::{Engine, Market};
+use crate::book::Book;
+use crate::command::{CancelReplace, CancelReplaceMode, CancelTarget, OrderType, TimeInForce};
+use crate::event::{
+    CancelOutcome, CancelReason, Event, EventKind, NewOrderOutcome, OrderStatus, RejectReason,
+    RequestKind,
+};
+use crate::ids::{AccountId, ClientOrderId, OrderId, SymbolId};
+use crate::command::PlaceOrder;
+
+impl State {
+    /// Finds an open order of `account` on `symbol`.
+    fn resolve(
+        &self,
+        account: AccountId,
+        symbol: SymbolId,
+        target: CancelTarget,
+    ) -> Result<OrderId, RejectReason> {
+        let id = match target {
+            CancelTarget::OrderId(id) => id,
+            CancelTarget::ClientOrderId(c) => {
+                self.client_id_owner(account, &c).ok_or(RejectReason::UnknownOrder)?
+            }
+        };
+        match self.orders.get(&id) {
+            Some(o) if o.order.account == account && o.order.symbol == symbol => Ok(id),
+            _ => Err(RejectReason::UnknownOrder),
+        }
+    }
+
+    /// Whether `req` only decreases the open quantity of order `id` at the same price, side,
+    /// kind and STP mode (so the order can be amended in place).
+    fn is_amend(&self, id: OrderId, req: &PlaceOrder) -> bool {
+        let Some(open) = self.orders.get(&id) else {
+            return false;
+        };
+        let o = &open.order;
+        let (price, qty) = match (o.kind, req.order_type) {
+            (RestingKind::Limit, OrderType::Limit { price, qty, tif: TimeInForce::Gtc })
+            | (RestingKind::LimitMaker, OrderType::LimitMaker { price, qty }) => (price, qty),
+            _ => return false,
+        };
+        req.side == o.side && price == o.price && req.stp == o.stp && qty > 0 && qty < o.remaining_qty
+    }
+
+    /// Decreases an open order's quantity in place, keeping its priority.
+    fn amend<B: Book>(
+        &mut self,
+        m: &mut Market<B>,
+        id: OrderId,
+        req: &PlaceOrder,
+        out: &mut Vec<Event>,
+    ) {
+        let new_qty = match req.order_type {
+            OrderType::Limit { qty, .. } | OrderType::LimitMaker { qty, .. } => qty,
+            OrderType::Market { .. } => return,
+        };
+        let Some(open) = self.orders.get_mut(&id) else {
+            return;
+        };
+        let o = &mut open.order;
+        let old_client_id = o.client_order_id;
+        o.remaining_qty = new_qty;
+        o.client_order_id = req.client_order_id;
+        let required = o.required_frozen(m.unit, m.config.lot_size);
+        let surplus = o.frozen - required;
+        o.frozen = required;
+        let o = *o;
+        let handle = open.handle;
+        m.book.set_qty(o.side, o.price, id, handle, new_qty);
+        self.touched_levels.push((o.symbol, o.side, o.price));
+        if old_client_id != o.client_order_id {
+            if let Some(acc) = self.accounts.get_mut(&o.account) {
+                acc.by_client_id.remove(&old_client_id);
+                acc.by_client_id.insert(o.client_order_id, id);
+            }
+        }
+        let asset = match o.side {
+            crate::command::Side::Buy => m.config.quote,
+            crate::command::Side::Sell => m.config.base,
+        };
+        self.release(o.account, asset, surplus);
+        self.emit(
+            out,
+            EventKind::OrderAmended { order: o.update(o.open_state().status), old_client_order_id: old_client_id },
+        );
+    }
+}
+
+impl<B: Book> Engine<B> {
+    fn reject_cancel(
+        &mut self,
+        request: RequestKind,
+        account: AccountId,
+        symbol: Option<SymbolId>,
+        client_order_id: Option<ClientOrderId>,
+        reason: RejectReason,
+        out: &mut Vec<Event>,
+    ) {
+        let kind =
+            EventKind::Rejected { request, account: Some(account), symbol, client_order_id, reason };
+        self.st.emit(out, kind);
+    }
+
+    pub(super) fn cancel(
+        &mut self,
+        account: AccountId,
+        symbol: SymbolId,
+        target: CancelTarget,
+        out: &mut Vec<Event>,
+    ) {
+        let client_id = match target {
+            CancelTarget::ClientOrderId(c) => Some(c),
+            CancelTarget::OrderId(_) => None,
+        };
+        let Some(m) = self.markets.get_mut(&symbol) else {
+            let r = RejectReason::UnknownSymbol;
+            return self.reject_cancel(RequestKind::Cancel, account, Some(symbol), client_id, r, out);
+        };
+        match self.st.resolve(account, symbol, target) {
+            Ok(id) => self.st.remove_resting(
+                m,
+                id,
+                OrderStatus::Canceled,
+                CancelReason::UserCancel,
+                out,
+            ),
+            Err(r) => {
+                self.reject_cancel(RequestKind::Cancel, account, Some(symbol), client_id, r, out)
+            }
+        }
+    }
+
+    pub(super) fn cancel_all(
+        &mut self,
+        account: AccountId,
+        symbol: Option<SymbolId>,
+        out: &mut Vec<Event>,
+    ) {
+        if let Some(s) = symbol {
+            if !self.markets.contains_key(&s) {
+                let r = RejectReason::UnknownSymbol;
+                return self.reject_cancel(RequestKind::CancelAll, account, symbol, None, r, out);
+            }
+        }
+        let mut ids = std::mem::take(&mut self.st.scratch_ids);
+        ids.clear();
+        if let Some(acc) = self.st.accounts.get(&account) {
+            for id in &acc.open {
+                let on_symbol = self.st.orders.get(id).map(|o| o.order.symbol);
+                if on_symbol.is_some_and(|s| symbol.is_none_or(|want| want == s)) {
+                    ids.push(*id);
+                }
+            }
+        }
+        let mut cancelled = 0u32;
+        for id in &ids {
+            let Some(sym) = self.st.orders.get(id).map(|o| o.order.symbol) else { continue };
+            if let Some(m) = self.markets.get_mut(&sym) {
+                self.st.remove_resting(m, *id, OrderStatus::Canceled, CancelReason::CancelAll, out);
+                cancelled += 1;
+            }
+        }
+        self.st.scratch_ids = ids;
+        self.st.emit(out, EventKind::CancelAllDone { account, symbol, cancelled });
+    }
+
+    pub(super) fn cancel_replace(&mut self, req: &CancelReplace, out: &mut Vec<Event>) {
+        let new = &req.new_order;
+        let (account, symbol) = (new.account, new.symbol);
+        let mut kept_priority = false;
+        let resolved = if self.markets.contains_key(&symbol) {
+            self.st.resolve(account, symbol, req.target)
+        } else {
+            Err(RejectReason::UnknownSymbol)
+        };
+        let (cancel, new_order) = match resolved {
+            Err(reason) => {
+                let new_order = match req.mode {
+                    CancelReplaceMode::StopOnFailure => NewOrderOutcome::NotAttempted,
+                    CancelReplaceMode::AllowFailure => match self.place_or_reject(new, out) {
+                        Ok(id) => NewOrderOutcome::Placed(id),
+                        Err(r) => NewOrderOutcome::Failed(r),
+                    },
+                };
+                (CancelOutcome::Failed(reason), new_order)
+            }
+            Ok(old) => {
+                let amendable = self.markets.get(&symbol).is_some_and(|m| {
+                    self.st.is_amend(old, new) && self.st.check_order(m, new, Some(old)).is_ok()
+                });
+                if amendable {
+                    if let Some(m) = self.markets.get_mut(&symbol) {
+                        self.st.amend(m, old, new, out);
+                    }
+                    kept_priority = true;
+                    (CancelOutcome::Done(old), NewOrderOutcome::Placed(old))
+                } else {
+                    if let Some(m) = self.markets.get_mut(&symbol) {
+                        self.st.remove_resting(
+                            m,
+                            old,
+                            OrderStatus::Canceled,
+                            CancelReason::Replaced,
+                            out,
+                        );
+                    }
+                    let new_order = match self.place_or_reject(new, out) {
+                        Ok(id) => NewOrderOutcome::Placed(id),
+                        Err(r) => NewOrderOutcome::Failed(r),
+                    };
+                    (CancelOutcome::Done(old), new_order)
+                }
+            }
+        };
+        self.st.emit(
+            out,
+            EventKind::CancelReplaced {
+                account,
+                symbol,
+                mode: req.mode,
+                cancel,
+                new_order,
+                kept_priority,
+            },
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! Engine state other than the books: accounts, balances, open orders, counters, and the
+//! per-command scratch used to emit events.
+
+use crate::command::{Side, StpMode};
+use crate::event::{Event, EventKind, OrderState, OrderStatus, OrderUpdate};
+use crate::fees;
+use crate::ids::{AccountId, AssetId, ClientOrderId, OrderId, SymbolId, TxId};
+use bincode::{Decode, Encode};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An account's balance of one asset, in minimal units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct Balance {
+    /// Free to spend or withdraw.
+    pub available: u128,
+    /// Held by open orders.
+    pub frozen: u128,
+}
+
+/// The kind of a resting order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum RestingKind {
+    /// LIMIT GTC.
+    Limit,
+    /// LIMIT_MAKER.
+    LimitMaker,
+}
+
+/// An open (resting) order. The matcher keeps only open orders; closed orders live on in the
+/// event stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct RestingOrder {
+    /// Id.
+    pub order_id: OrderId,
+    /// Owner.
+    pub account: AccountId,
+    /// Symbol.
+    pub symbol: SymbolId,
+    /// Side.
+    pub side: Side,
+    /// LIMIT or LIMIT_MAKER.
+    pub kind: RestingKind,
+    /// Price, ticks.
+    pub price: u64,
+    /// Open quantity, lots (> 0).
+    pub remaining_qty: u64,
+    /// Executed quantity, lots.
+    pub executed_qty: u64,
+    /// Quantity removed by STP DECREMENT, lots.
+    pub prevented_qty: u64,
+    /// Executed notional, quote units.
+    pub cum_quote: u128,
+    /// Cumulative fee basis (Σ notional × rate), see [`crate::fees`].
+    pub fee_basis: u128,
+    /// Fee charged so far, quote units.
+    pub cum_fee: u128,
+    /// Maker rate fixed at placement (ppm).
+    pub maker_fee_ppm: u32,
+    /// Taker rate fixed at placement (ppm).
+    pub taker_fee_ppm: u32,
+    /// Amount still frozen for this order (quote units for a buy, base for a sell).
+    pub frozen: u128,
+    /// Client order id.
+    pub client_order_id: ClientOrderId,
+    /// STP mode.
+    pub stp: StpMode,
+}
+
+impl RestingOrder {
+    /// Current state with the given status.
+    pub(crate) fn state_with(&self, status: OrderStatus) -> OrderState {
+        OrderState {
+            status,
+            executed_qty: self.executed_qty,
+            cum_quote: self.cum_quote,
+            remaining_qty: if status.is_final() { 0 } else { self.remaining_qty },
+            prevented_qty: self.prevented_qty,
+            cum_fee: self.cum_fee,
+        }
+    }
+
+    /// State while open.
+    pub(crate) fn open_state(&self) -> OrderState {
+        let status =
+            if self.executed_qty > 0 { OrderStatus::PartiallyFilled } else { OrderStatus::New };
+        self.state_with(status)
+    }
+
+    pub(crate) fn update(&self, status: OrderStatus) -> OrderUpdate {
+        OrderUpdate {
+            order_id: self.order_id,
+            account: self.account,
+            symbol: self.symbol,
+            side: self.side,
+            client_order_id: self.client_order_id,
+            state: self.state_with(status),
+        }
+    }
+
+    /// What a resting order must keep frozen (see [`crate::fees`]).
+    pub(crate) fn required_frozen(&self, quote_per_tick_lot: u128, lot_size: u128) -> u128 {
+        match self.side {
+            Side::Buy => {
+                let notional = u128::from(self.remaining_qty)
+                    * u128::from(self.price)
+                    * quote_per_tick_lot;
+                fees::buy_reserve(notional, self.fee_basis, self.cum_fee, self.maker_fee_ppm)
+            }
+            Side::Sell => u128::from(self.remaining_qty) * lot_size,
+        }
+    }
+}
+
+/// An open order plus its book handle (not persisted).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OpenOrder {
+    pub(crate) order: RestingOrder,
+    pub(crate) handle: u32,
+}
+
+/// Per-account data.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Account {
+    /// Balances sorted by asset id (accounts hold few assets).
+    pub(crate) balances: Vec<(AssetId, Balance)>,
+    /// Open order ids, ascending.
+    pub(crate) open: BTreeSet<OrderId>,
+    /// Client order id -> open order id.
+    pub(crate) by_client_id: FxHashMap<ClientOrderId, OrderId>,
+}
+
+impl Account {
+    pub(crate) fn balance(&self, asset: AssetId) -> Balance {
+        match self.balances.binary_search_by_key(&asset, |(a, _)| *a) {
+            Ok(i) => self.balances[i].1,
+            Err(_) => Balance::default(),
+        }
+    }
+
+    pub(crate) fn balance_mut(&mut self, asset: AssetId) -> &mut Balance {
+        let i = match self.balances.binary_search_by_key(&asset, |(a, _)| *a) {
+            Ok(i) => i,
+            Err(i) => {
+                self.balances.insert(i, (asset, Balance::default()));
+                i
+            }
+        };
+        &mut self.balances[i].1
+    }
+}
+
+/// Per-asset supply counters (for the conservation invariant).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct Supply {
+    /// Total deposited, minimal units.
+    pub deposited: u128,
+    /// Total withdrawn, minimal units.
+    pub withdrawn: u128,
+}
+
+/// Everything but the markets.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) fee_account: AccountId,
+    pub(crate) max_open_orders: u32,
+    pub(crate) next_order_id: u64,
+    pub(crate) next_trade_id: u64,
+    pub(crate) last_event_seq: u64,
+    pub(crate) last_cmd_seq: u64,
+    pub(crate) supply: BTreeMap<AssetId, Supply>,
+    pub(crate) accounts: FxHashMap<AccountId, Account>,
+    pub(crate) orders: FxHashMap<OrderId, OpenOrder>,
+    pub(crate) deposit_ids: BTreeSet<TxId>,
+    pub(crate) withdrawal_ids: BTreeSet<TxId>,
+    // Per-command scratch (never persisted).
+    pub(crate) cmd_seq: u64,
+    pub(crate) ts_ms: u64,
+    pub(crate) touched_balances: Vec<(AccountId, AssetId)>,
+    pub(crate) touched_levels: Vec<(SymbolId, Side, u64)>,
+    pub(crate) scratch_ids: Vec<OrderId>,
+}
+
+impl State {
+    #[inline]
+    pub(crate) fn emit(&mut self, out: &mut Vec<Event>, kind: EventKind) {
+        self.last_event_seq += 1;
+        out.push(Event { seq: self.last_event_seq, cmd_seq: self.cmd_seq, ts_ms: self.ts_ms, kind });
+    }
+
+    pub(crate) fn balance(&self, account: AccountId, asset: AssetId) -> Balance {
+        self.accounts.get(&account).map_or_else(Balance::default, |a| a.balance(asset))
+    }
+
+    /// Mutable balance, created on demand, marked as touched by this command.
+    #[inline]
+    pub(crate) fn balance_mut(&mut self, account: AccountId, asset: AssetId) -> &mut Balance {
+        self.touched_balances.push((account, asset));
+        self.accounts.entry(account).or_default().balance_mut(asset)
+    }
+
+    pub(crate) fn credit(&mut self, account: AccountId, asset: AssetId, amount: u128) {
+        if amount == 0 {
+            return;
+        }
+        let b = self.balance_mut(account, asset);
+        b.available += amount;
+    }
+
+    /// Moves `amount` from available to frozen. Callers check availability first.
+    pub(crate) fn freeze(&mut self, account: AccountId, asset: AssetId, amount: u128) {
+        let b = self.balance_mut(account, asset);
+        debug_assert!(b.available >= amount, "freeze beyond available");
+        b.available = b.available.saturating_sub(amount);
+        b.frozen += amount;
+    }
+
+    /// Moves `amount` from frozen back to available.
+    pub(crate) fn release(&mut self, account: AccountId, asset: AssetId, amount: u128) {
+        if amount == 0 {
+            return;
+        }
+        let b = self.balance_mut(account, asset);
+        debug_assert!(b.frozen >= amount, "release beyond frozen");
+        b.frozen = b.frozen.saturating_sub(amount);
+        b.available += amount;
+    }
+
+    /// Removes `amount` from frozen (spent by a fill).
+    pub(crate) fn spend_frozen(&mut self, account: AccountId, asset: AssetId, amount: u128) {
+        let b = self.balance_mut(account, asset);
+        debug_assert!(b.frozen >= amount, "spend beyond frozen");
+        b.frozen = b.frozen.saturating_sub(amount);
+    }
+
+    /// Registers a new open order with its account.
+    pub(crate) fn open_order(&mut self, order: RestingOrder, handle: u32) {
+        let acc = self.accounts.entry(order.account).or_default();
+        acc.open.insert(order.order_id);
+        acc.by_client_id.insert(order.client_order_id, order.order_id);
+        self.orders.insert(order.order_id, OpenOrder { order, handle });
+    }
+
+    /// Unregisters an open order; returns it.
+    pub(crate) fn close_order(&mut self, order_id: OrderId) -> Option<OpenOrder> {
+        let open = self.orders.remove(&order_id)?;
+        if let Some(acc) = self.accounts.get_mut(&open.order.account) {
+            acc.open.remove(&order_id);
+            if acc.by_client_id.get(&open.order.client_order_id) == Some(&order_id) {
+                acc.by_client_id.remove(&open.order.client_order_id);
+            }
+        }
+        Some(open)
+    }
+
+    pub(crate) fn open_order_count(&self, account: AccountId) -> usize {
+        self.accounts.get(&account).map_or(0, |a| a.open.len())
+    }
+
+    pub(crate) fn client_id_owner(&self, account: AccountId, id: &ClientOrderId) -> Option<OrderId> {
+        self.accounts.get(&account).and_then(|a| a.by_client_id.get(id).copied())
+    }
+}
