@@ -62,7 +62,10 @@ fn encode_versioned<T: Encode>(value: &T, out: &mut Vec<u8>) -> Result<(), Codec
 fn decode_versioned<T: Decode<()>>(bytes: &[u8]) -> Result<T, CodecError> {
     let (version, used): (u16, usize) = bincode::decode_from_slice(bytes, config())?;
     if version != SCHEMA_VERSION {
-        return Err(CodecError::UnsupportedVersion { found: version, expected: SCHEMA_VERSION });
+        return Err(CodecError::UnsupportedVersion {
+            found: version,
+            expected: SCHEMA_VERSION,
+        });
     }
     let rest = &bytes[used..];
     let (value, used_body): (T, usize) = bincode::decode_from_slice(rest, config())?;
@@ -103,6 +106,7 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, CodecError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::command::Command;
@@ -113,7 +117,9 @@ mod tests {
         let cmd = SequencedCommand {
             seq: 7,
             ts_ms: 1_700_000_000_000,
-            command: Command::SetFeeAccount { account: AccountId(3) },
+            command: Command::SetFeeAccount {
+                account: AccountId(3),
+            },
         };
         let mut buf = Vec::new();
         encode_command(&cmd, &mut buf).unwrap();
@@ -123,11 +129,17 @@ mod tests {
         bad[0] = 9; // version 9
         assert!(matches!(
             decode_command(&bad),
-            Err(CodecError::UnsupportedVersion { found: 9, expected: 1 })
+            Err(CodecError::UnsupportedVersion {
+                found: 9,
+                expected: 1
+            })
         ));
         let mut long = buf.clone();
         long.push(0);
-        assert!(matches!(decode_command(&long), Err(CodecError::TrailingBytes(1))));
+        assert!(matches!(
+            decode_command(&long),
+            Err(CodecError::TrailingBytes(1))
+        ));
         assert!(decode_command(&buf[..buf.len() - 1]).is_err());
     }
 }

@@ -94,7 +94,9 @@ pub(crate) enum ConfigError {
 pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// Computes `tick_size * lot_size / 10^base_scale`, requiring an exact non-zero integer.
@@ -107,7 +109,9 @@ pub(crate) fn quote_per_tick_lot(
         return Err(ConfigError::InvalidTickOrLot);
     }
     let one_base = 10u128.pow(u32::from(base_scale));
-    let product = tick_size.checked_mul(lot_size).ok_or(ConfigError::InvalidTickOrLot)?;
+    let product = tick_size
+        .checked_mul(lot_size)
+        .ok_or(ConfigError::InvalidTickOrLot)?;
     if product % one_base != 0 {
         return Err(ConfigError::InexactTickLot);
     }
@@ -143,6 +147,7 @@ impl SymbolConfig {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -151,11 +156,20 @@ mod tests {
         // BTC (8 decimals) / USDT (6 decimals): tick 0.01 USDT = 10_000, lot 0.001 BTC = 100_000.
         assert_eq!(quote_per_tick_lot(10_000, 100_000, 8), Ok(10));
         // lot 0.00001 BTC: 0.01 * 0.00001 = 1e-7 USDT, not a whole minimal unit.
-        assert_eq!(quote_per_tick_lot(10_000, 1_000, 8), Err(ConfigError::InexactTickLot));
+        assert_eq!(
+            quote_per_tick_lot(10_000, 1_000, 8),
+            Err(ConfigError::InexactTickLot)
+        );
         // ETH (18 decimals) / USDT: tick 0.01 USDT, lot 0.0001 ETH.
         assert_eq!(quote_per_tick_lot(10_000, 100_000_000_000_000, 18), Ok(1));
-        assert_eq!(quote_per_tick_lot(0, 1, 0), Err(ConfigError::InvalidTickOrLot));
-        assert_eq!(quote_per_tick_lot(u128::MAX, 2, 0), Err(ConfigError::InvalidTickOrLot));
+        assert_eq!(
+            quote_per_tick_lot(0, 1, 0),
+            Err(ConfigError::InvalidTickOrLot)
+        );
+        assert_eq!(
+            quote_per_tick_lot(u128::MAX, 2, 0),
+            Err(ConfigError::InvalidTickOrLot)
+        );
     }
 
     #[test]

@@ -147,17 +147,24 @@ short_string!(
 );
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn client_order_id_validation() {
         assert!(ClientOrderId::new("abc-DEF_123").is_ok());
-        assert_eq!(ClientOrderId::new(""), Err(IdError::Length { len: 0, max: 36 }));
+        assert_eq!(
+            ClientOrderId::new(""),
+            Err(IdError::Length { len: 0, max: 36 })
+        );
         assert!(ClientOrderId::new(&"x".repeat(36)).is_ok());
         assert!(ClientOrderId::new(&"x".repeat(37)).is_err());
         assert_eq!(ClientOrderId::new("a b"), Err(IdError::Character { at: 1 }));
-        assert_eq!(ClientOrderId::new("abc").map(|c| c.to_string()), Ok("abc".to_string()));
+        assert_eq!(
+            ClientOrderId::new("abc").map(|c| c.to_string()),
+            Ok("abc".to_string())
+        );
     }
 
     #[test]

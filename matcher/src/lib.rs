@@ -31,8 +31,7 @@ pub use command::{
 };
 pub use config::{AssetConfig, SymbolConfig, SymbolStatus};
 pub use engine::{
-    Balance, Depth, Engine, EngineConfig, InvariantViolation, RestingKind, RestingOrder,
-    SymbolView,
+    Balance, Depth, Engine, EngineConfig, InvariantViolation, RestingKind, RestingOrder, SymbolView,
 };
 pub use event::{CancelReason, Event, EventKind, OrderState, OrderStatus, RejectReason, Trade};
 pub use ids::{AccountId, AssetId, ClientOrderId, OrderId, SymbolId, TradeId, TxId};

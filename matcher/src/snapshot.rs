@@ -11,7 +11,7 @@ use crate::book::Book;
 use crate::codec::{self, CodecError};
 use crate::command::Side;
 use crate::config::{quote_per_tick_lot, AssetConfig, SymbolConfig, SymbolStatus};
-use crate::engine::state::{Account, State};
+use crate::engine::state::State;
 use crate::engine::{Balance, Engine, InvariantViolation, RestingOrder, Supply};
 use crate::ids::{AccountId, AssetId, TxId};
 use bincode::{Decode, Encode};
@@ -112,7 +112,10 @@ impl<B: Book> Engine<B> {
         let assets = self
             .assets
             .values()
-            .map(|c| AssetSnapshot { config: c.clone(), supply: self.supply(c.id) })
+            .map(|c| AssetSnapshot {
+                config: c.clone(),
+                supply: self.supply(c.id),
+            })
             .collect();
         let symbols = self
             .markets
@@ -126,16 +129,13 @@ impl<B: Book> Engine<B> {
             .collect();
         let mut balances: Vec<BalanceSnapshot> = self
             .st
-            .accounts
+            .balances
             .iter()
-            .flat_map(|(account, acc)| {
-                acc.balances.iter().filter(|(_, b)| *b != Balance::default()).map(
-                    move |(asset, balance)| BalanceSnapshot {
-                        account: *account,
-                        asset: *asset,
-                        balance: *balance,
-                    },
-                )
+            .filter(|(_, b)| **b != Balance::default())
+            .map(|((account, asset), balance)| BalanceSnapshot {
+                account: *account,
+                asset: *asset,
+                balance: *balance,
             })
             .collect();
         balances.sort_unstable_by_key(|b| (b.account, b.asset));
@@ -173,13 +173,14 @@ impl<B: Book> Engine<B> {
             }
         }
         for b in &snapshot.balances {
-            let acc = st.accounts.entry(b.account).or_insert_with(Account::default);
-            *acc.balance_mut(b.asset) = b.balance;
+            *st.balance_mut(b.account, b.asset) = b.balance;
         }
         let mut markets = BTreeMap::new();
         for s in &snapshot.symbols {
             let c = &s.config;
-            let base = assets.get(&c.base).ok_or(RestoreError::InvalidSymbol(c.id.0))?;
+            let base = assets
+                .get(&c.base)
+                .ok_or(RestoreError::InvalidSymbol(c.id.0))?;
             let unit = quote_per_tick_lot(c.tick_size, c.lot_size, base.scale)
                 .map_err(|_| RestoreError::InvalidSymbol(c.id.0))?;
             let mut book = B::default();
@@ -192,18 +193,28 @@ impl<B: Book> Engine<B> {
                     {
                         return Err(RestoreError::InvalidOrder(o.order_id.0));
                     }
-                    let h = book.insert(side, o.price, o.order_id, o.account, o.remaining_qty);
+                    let (h, _) = book.insert(side, o.price, o.order_id, o.account, o.remaining_qty);
                     st.open_order(*o, h);
                 }
             }
             markets.insert(
                 c.id,
-                crate::engine::Market { config: c.clone(), status: s.status, unit, book },
+                crate::engine::Market {
+                    config: c.clone(),
+                    status: s.status,
+                    unit,
+                    book,
+                },
             );
         }
+        st.touched_balances.clear();
         st.deposit_ids = snapshot.deposit_tx_ids.iter().copied().collect();
         st.withdrawal_ids = snapshot.withdrawal_tx_ids.iter().copied().collect();
-        let engine = Engine { assets, markets, st };
+        let engine = Engine {
+            assets,
+            markets,
+            st,
+        };
         engine.check_invariants()?;
         Ok(engine)
     }

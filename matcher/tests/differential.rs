@@ -2,6 +2,8 @@
 //! naive reference engine must emit identical events and keep identical books; every
 //! invariant holds after every command; snapshot/restore/replay and reruns are byte-identical.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -10,7 +12,10 @@ use matcher::*;
 use proptest::prelude::*;
 
 fn engines() -> (Engine<FastBook>, Engine<NaiveBook>) {
-    let cfg = EngineConfig { fee_account: FEE_ACCOUNT, max_open_orders_per_account: 12 };
+    let cfg = EngineConfig {
+        fee_account: FEE_ACCOUNT,
+        max_open_orders_per_account: 12,
+    };
     (Engine::new(cfg), Engine::new(cfg))
 }
 
@@ -25,7 +30,10 @@ fn setup<B: Book>(e: &mut Engine<B>, out: &mut Vec<Event>) -> u64 {
 
 fn check_books<A: Book, B: Book>(a: &Engine<A>, b: &Engine<B>) -> Result<(), TestCaseError> {
     for s in 1..=4 {
-        prop_assert_eq!(a.depth(SymbolId(s), usize::MAX), b.depth(SymbolId(s), usize::MAX));
+        prop_assert_eq!(
+            a.depth(SymbolId(s), usize::MAX),
+            b.depth(SymbolId(s), usize::MAX)
+        );
         prop_assert_eq!(a.best_bid_ask(SymbolId(s)), b.best_bid_ask(SymbolId(s)));
     }
     Ok(())
@@ -48,9 +56,14 @@ fn run_differential(ops: &[Op]) -> Result<(Vec<SequencedCommand>, Vec<Event>), T
         prop_assert_eq!(&ev_fast[from_f..], &ev_naive[from_n..], "command {:?}", cmd);
         prop_assert!(ev_fast.len() > from_f, "every command emits an event");
         if let Err(v) = fast.check_invariants() {
-            return Err(TestCaseError::fail(format!("{v} after {cmd:?}: {:?}", &ev_fast[from_f..])));
+            return Err(TestCaseError::fail(format!(
+                "{v} after {cmd:?}: {:?}",
+                &ev_fast[from_f..]
+            )));
         }
-        naive.check_invariants().map_err(|v| TestCaseError::fail(v.to_string()))?;
+        naive
+            .check_invariants()
+            .map_err(|v| TestCaseError::fail(v.to_string()))?;
         check_books(&fast, &naive)?;
         commands.push(cmd);
     }
@@ -131,13 +144,21 @@ fn generator_covers_the_interesting_paths() {
     );
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     for _ in 0..20 {
-        let ops = proptest::collection::vec(op(), 400).new_tree(&mut runner).unwrap().current();
+        let ops = proptest::collection::vec(op(), 400)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
         let (_, events) = run_differential(&ops).unwrap();
         for e in &events {
             let name = match &e.kind {
                 EventKind::OrderCancelled { reason, .. } => format!("cancel:{reason:?}"),
                 EventKind::Rejected { reason, .. } => format!("reject:{reason:?}"),
-                EventKind::CancelReplaced { kept_priority, cancel, new_order, .. } => format!(
+                EventKind::CancelReplaced {
+                    kept_priority,
+                    cancel,
+                    new_order,
+                    ..
+                } => format!(
                     "replace:{kept_priority}:{}:{}",
                     matches!(cancel, matcher::event::CancelOutcome::Done(_)),
                     match new_order {
@@ -147,7 +168,11 @@ fn generator_covers_the_interesting_paths() {
                     }
                 ),
                 EventKind::Trade(t) => format!("trade:{:?}", t.symbol),
-                other => format!("{other:?}").split([' ', '(', '{']).next().unwrap().to_string(),
+                other => format!("{other:?}")
+                    .split([' ', '(', '{'])
+                    .next()
+                    .unwrap()
+                    .to_string(),
             };
             *kinds.entry(name).or_default() += 1;
         }

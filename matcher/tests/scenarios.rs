@@ -9,6 +9,7 @@
 //! * ETHUSDT (id 2): tick 0.0001 USDT, lot 0.01 ETH (10^16 wei): again notional = price x qty;
 //!   min notional 10; no fees;
 //! * the fee account is 100.
+//!
 //! After every command the full invariant check runs.
 //!
 //! Command syntax (`<side>` is buy|sell, `[stp=...]` is optional: none, expire-taker,
@@ -23,6 +24,8 @@
 //! halt <SYM>   resume <SYM>   fee-account <acct>
 //! symbol-limits <SYM> <min qty> <max qty> <max price> <min notional>
 //! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -78,8 +81,12 @@ fn order_type(t: &OrderType) -> String {
             format!("limit {} {price}x{qty}", format!("{tif:?}").to_lowercase())
         }
         OrderType::LimitMaker { price, qty } => format!("maker {price}x{qty}"),
-        OrderType::Market { amount: MarketAmount::Base(q) } => format!("market qty={q}"),
-        OrderType::Market { amount: MarketAmount::Quote(q) } => format!("market quote={q}"),
+        OrderType::Market {
+            amount: MarketAmount::Base(q),
+        } => format!("market qty={q}"),
+        OrderType::Market {
+            amount: MarketAmount::Quote(q),
+        } => format!("market quote={q}"),
     }
 }
 
@@ -233,9 +240,22 @@ fn parse_order(t: &[&str]) -> PlaceOrder {
                 "fok" => TimeInForce::Fok,
                 other => panic!("unknown tif {other}"),
             };
-            (OrderType::Limit { price: num(t[5]), qty: num(t[6]), tif }, 7)
+            (
+                OrderType::Limit {
+                    price: num(t[5]),
+                    qty: num(t[6]),
+                    tif,
+                },
+                7,
+            )
         }
-        "maker" => (OrderType::LimitMaker { price: num(t[4]), qty: num(t[5]) }, 6),
+        "maker" => (
+            OrderType::LimitMaker {
+                price: num(t[4]),
+                qty: num(t[5]),
+            },
+            6,
+        ),
         "market" => {
             let amount = if let Some(q) = t[4].strip_prefix("qty=") {
                 MarketAmount::Base(num(q))
@@ -283,10 +303,15 @@ fn parse_command(line: &str) -> Command {
             tx_id: tx(4),
         },
         "limit" | "maker" | "market" => Command::PlaceOrder(parse_order(&t)),
-        "cancel" => {
-            Command::Cancel { account: acct(1), symbol: sym_id(t[2]), target: parse_ref(t[3]) }
-        }
-        "cancel-all" => Command::CancelAll { account: acct(1), symbol: t.get(2).map(|s| sym_id(s)) },
+        "cancel" => Command::Cancel {
+            account: acct(1),
+            symbol: sym_id(t[2]),
+            target: parse_ref(t[3]),
+        },
+        "cancel-all" => Command::CancelAll {
+            account: acct(1),
+            symbol: t.get(2).map(|s| sym_id(s)),
+        },
         "replace" => Command::CancelReplace(CancelReplace {
             mode: match t[1] {
                 "stop" => CancelReplaceMode::StopOnFailure,
@@ -296,8 +321,12 @@ fn parse_command(line: &str) -> Command {
             target: parse_ref(t[2]),
             new_order: parse_order(&t[3..]),
         }),
-        "halt" => Command::HaltSymbol { symbol: sym_id(t[1]) },
-        "resume" => Command::ResumeSymbol { symbol: sym_id(t[1]) },
+        "halt" => Command::HaltSymbol {
+            symbol: sym_id(t[1]),
+        },
+        "resume" => Command::ResumeSymbol {
+            symbol: sym_id(t[1]),
+        },
         "fee-account" => Command::SetFeeAccount { account: acct(1) },
         "symbol-limits" => {
             let mut c = base_symbols()
@@ -317,12 +346,26 @@ fn parse_command(line: &str) -> Command {
 fn base_symbols() -> [SymbolConfig; 2] {
     [
         symbol(1, "BTCUSDT", BTC, USDT, 100, 1_000_000, 10, 1000, 2000),
-        symbol(2, "ETHUSDT", ETH, USDT, 100, 10_000_000_000_000_000, 10, 0, 0),
+        symbol(
+            2,
+            "ETHUSDT",
+            ETH,
+            USDT,
+            100,
+            10_000_000_000_000_000,
+            10,
+            0,
+            0,
+        ),
     ]
 }
 
 fn setup(engine: &mut Engine, seq: &mut u64) {
-    let mut cmds = vec![asset(USDT, "USDT", 6), asset(BTC, "BTC", 8), asset(ETH, "ETH", 18)];
+    let mut cmds = vec![
+        asset(USDT, "USDT", 6),
+        asset(BTC, "BTC", 8),
+        asset(ETH, "ETH", 18),
+    ];
     cmds.extend(base_symbols().into_iter().map(Command::UpsertSymbol));
     let mut out = Vec::new();
     for c in cmds {
@@ -330,7 +373,8 @@ fn setup(engine: &mut Engine, seq: &mut u64) {
         engine.apply(&sequenced(*seq, c), &mut out);
     }
     assert!(
-        !out.iter().any(|e| matches!(e.kind, EventKind::Rejected { .. })),
+        !out.iter()
+            .any(|e| matches!(e.kind, EventKind::Rejected { .. })),
         "setup rejected: {out:?}"
     );
 }
@@ -353,9 +397,14 @@ fn run_file(path: &Path) -> Result<usize, String> {
         if let Some(cmd) = line.strip_prefix('>') {
             steps.push((n + 1, cmd.trim().to_string(), Vec::new()));
         } else if let Some(step) = steps.last_mut() {
-            step.2.push(line.split_whitespace().collect::<Vec<_>>().join(" "));
+            step.2
+                .push(line.split_whitespace().collect::<Vec<_>>().join(" "));
         } else {
-            return Err(format!("{}:{}: event line before any command", path.display(), n + 1));
+            return Err(format!(
+                "{}:{}: event line before any command",
+                path.display(),
+                n + 1
+            ));
         }
     }
     let mut out = Vec::new();
@@ -391,7 +440,11 @@ fn scenarios() {
         .filter(|p| p.extension().is_some_and(|x| x == "txt"))
         .collect();
     files.sort();
-    assert!(files.len() >= 10, "expected the scenario files, found {}", files.len());
+    assert!(
+        files.len() >= 10,
+        "expected the scenario files, found {}",
+        files.len()
+    );
     let mut failures = Vec::new();
     for f in &files {
         match run_file(f) {
@@ -399,5 +452,10 @@ fn scenarios() {
             Err(e) => failures.push(e),
         }
     }
-    assert!(failures.is_empty(), "{} scenario(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} scenario(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -51,7 +51,13 @@ impl FastBook {
 
     fn entry(&self, handle: u32) -> BookEntry {
         let n = &self.nodes[handle as usize];
-        BookEntry { order_id: n.order_id, account: n.account, price: n.price, qty: n.qty, handle }
+        BookEntry {
+            order_id: n.order_id,
+            account: n.account,
+            price: n.price,
+            qty: n.qty,
+            handle,
+        }
     }
 
     fn best_level(&self, side: Side) -> Option<&Level> {
@@ -81,8 +87,15 @@ impl Book for FastBook {
         order_id: OrderId,
         account: AccountId,
         qty: u64,
-    ) -> u32 {
-        let node = Node { order_id, account, price, qty, prev: NIL, next: NIL };
+    ) -> (u32, u64) {
+        let node = Node {
+            order_id,
+            account,
+            price,
+            qty,
+            prev: NIL,
+            next: NIL,
+        };
         let handle = match self.free.pop() {
             Some(h) => {
                 self.nodes[h as usize] = node;
@@ -94,9 +107,13 @@ impl Book for FastBook {
             }
         };
         self.count += 1;
-        let level =
-            self.levels_mut(side).entry(price).or_insert(Level { total: 0, head: NIL, tail: NIL });
+        let level = self.levels_mut(side).entry(price).or_insert(Level {
+            total: 0,
+            head: NIL,
+            tail: NIL,
+        });
         level.total += qty;
+        let total = level.total;
         let old_tail = level.tail;
         level.tail = handle;
         if old_tail == NIL {
@@ -105,13 +122,13 @@ impl Book for FastBook {
             self.nodes[old_tail as usize].next = handle;
             self.nodes[handle as usize].prev = old_tail;
         }
-        handle
+        (handle, total)
     }
 
-    fn remove(&mut self, side: Side, price: u64, order_id: OrderId, handle: u32) {
+    fn remove(&mut self, side: Side, price: u64, order_id: OrderId, handle: u32) -> u64 {
         let Some(node) = self.nodes.get(handle as usize).copied() else {
             debug_assert!(false, "remove: bad handle");
-            return;
+            return self.level_qty(side, price);
         };
         debug_assert_eq!(node.order_id, order_id);
         debug_assert_eq!(node.price, price);
@@ -122,6 +139,7 @@ impl Book for FastBook {
             self.nodes[node.next as usize].prev = node.prev;
         }
         let levels = self.levels_mut(side);
+        let mut total = 0;
         if let Some(level) = levels.get_mut(&price) {
             if level.head == handle {
                 level.head = node.next;
@@ -130,24 +148,30 @@ impl Book for FastBook {
                 level.tail = node.prev;
             }
             level.total -= node.qty;
+            total = level.total;
             if level.head == NIL {
                 levels.remove(&price);
             }
         }
         self.free.push(handle);
         self.count -= 1;
+        total
     }
 
-    fn set_qty(&mut self, side: Side, price: u64, order_id: OrderId, handle: u32, qty: u64) {
+    fn set_qty(&mut self, side: Side, price: u64, order_id: OrderId, handle: u32, qty: u64) -> u64 {
         let Some(node) = self.nodes.get_mut(handle as usize) else {
             debug_assert!(false, "set_qty: bad handle");
-            return;
+            return self.level_qty(side, price);
         };
         debug_assert_eq!(node.order_id, order_id);
         let old = node.qty;
         node.qty = qty;
-        if let Some(level) = self.levels_mut(side).get_mut(&price) {
-            level.total = level.total - old + qty;
+        match self.levels_mut(side).get_mut(&price) {
+            Some(level) => {
+                level.total = level.total - old + qty;
+                level.total
+            }
+            None => 0,
         }
     }
 
@@ -181,9 +205,13 @@ impl Book for FastBook {
 
     fn depth(&self, side: Side, levels: usize, out: &mut Vec<(u64, u64)>) {
         match side {
-            Side::Buy => {
-                out.extend(self.bids.iter().rev().take(levels).map(|(p, l)| (*p, l.total)))
-            }
+            Side::Buy => out.extend(
+                self.bids
+                    .iter()
+                    .rev()
+                    .take(levels)
+                    .map(|(p, l)| (*p, l.total)),
+            ),
             Side::Sell => out.extend(self.asks.iter().take(levels).map(|(p, l)| (*p, l.total))),
         }
     }

@@ -39,7 +39,8 @@ pub struct BookEntry {
 /// Callers must only pass `(side, price, order_id, handle)` tuples of orders currently in the
 /// book, and quantities > 0; implementations may ignore `handle` or `order_id` as they see fit.
 pub trait Book: Default + std::fmt::Debug {
-    /// Appends an order at the back of its price level and returns its handle.
+    /// Appends an order at the back of its price level; returns its handle and the level's
+    /// new total quantity.
     fn insert(
         &mut self,
         side: Side,
@@ -47,11 +48,12 @@ pub trait Book: Default + std::fmt::Debug {
         order_id: OrderId,
         account: AccountId,
         qty: u64,
-    ) -> u32;
-    /// Removes an order.
-    fn remove(&mut self, side: Side, price: u64, order_id: OrderId, handle: u32);
-    /// Changes an order's open quantity in place (keeps its priority).
-    fn set_qty(&mut self, side: Side, price: u64, order_id: OrderId, handle: u32, qty: u64);
+    ) -> (u32, u64);
+    /// Removes an order; returns the level's new total quantity.
+    fn remove(&mut self, side: Side, price: u64, order_id: OrderId, handle: u32) -> u64;
+    /// Changes an order's open quantity in place (keeps its priority); returns the level's new
+    /// total quantity.
+    fn set_qty(&mut self, side: Side, price: u64, order_id: OrderId, handle: u32, qty: u64) -> u64;
     /// The highest-priority order of a side.
     fn best(&self, side: Side) -> Option<BookEntry>;
     /// Visits the orders of a side in priority order while `visit` returns `true`.
@@ -75,4 +77,5 @@ pub(crate) fn crosses(taker_side: Side, limit: Option<u64>, maker_price: u64) ->
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

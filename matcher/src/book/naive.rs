@@ -21,7 +21,9 @@ pub struct NaiveBook {
 
 impl NaiveBook {
     fn position(&self, order_id: OrderId) -> Option<usize> {
-        self.orders.iter().position(|o| o.entry.order_id == order_id)
+        self.orders
+            .iter()
+            .position(|o| o.entry.order_id == order_id)
     }
 
     /// Orders of a side sorted by priority.
@@ -46,23 +48,42 @@ impl Book for NaiveBook {
         order_id: OrderId,
         account: AccountId,
         qty: u64,
-    ) -> u32 {
+    ) -> (u32, u64) {
         self.arrivals += 1;
-        let entry = BookEntry { order_id, account, price, qty, handle: 0 };
-        self.orders.push(NaiveOrder { side, entry, arrival: self.arrivals });
-        0
+        let entry = BookEntry {
+            order_id,
+            account,
+            price,
+            qty,
+            handle: 0,
+        };
+        self.orders.push(NaiveOrder {
+            side,
+            entry,
+            arrival: self.arrivals,
+        });
+        (0, self.level_qty(side, price))
     }
 
-    fn remove(&mut self, _side: Side, _price: u64, order_id: OrderId, _handle: u32) {
+    fn remove(&mut self, side: Side, price: u64, order_id: OrderId, _handle: u32) -> u64 {
         if let Some(i) = self.position(order_id) {
             self.orders.remove(i);
         }
+        self.level_qty(side, price)
     }
 
-    fn set_qty(&mut self, _side: Side, _price: u64, order_id: OrderId, _handle: u32, qty: u64) {
+    fn set_qty(
+        &mut self,
+        side: Side,
+        price: u64,
+        order_id: OrderId,
+        _handle: u32,
+        qty: u64,
+    ) -> u64 {
         if let Some(i) = self.position(order_id) {
             self.orders[i].entry.qty = qty;
         }
+        self.level_qty(side, price)
     }
 
     fn best(&self, side: Side) -> Option<BookEntry> {

@@ -18,7 +18,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn all(book: &dyn Fn(Side, &mut dyn FnMut(&BookEntry) -> bool)) -> Vec<(u64, u64, u64)> {
+type Walker<'a> = &'a dyn Fn(Side, &mut dyn FnMut(&BookEntry) -> bool);
+
+fn all(book: Walker<'_>) -> Vec<(u64, u64, u64)> {
     let mut v = Vec::new();
     for side in [Side::Buy, Side::Sell] {
         book(side, &mut |e| {
@@ -43,19 +45,21 @@ proptest! {
                     let side = if buy { Side::Buy } else { Side::Sell };
                     let id = OrderId(next);
                     next += 1;
-                    let h = fast.insert(side, price, id, AccountId(next % 3), qty);
-                    naive.insert(side, price, id, AccountId(next % 3), qty);
+                    let (h, total) = fast.insert(side, price, id, AccountId(next % 3), qty);
+                    prop_assert_eq!(naive.insert(side, price, id, AccountId(next % 3), qty).1, total);
                     live.push((side, price, id, h));
                 }
                 Op::Remove { pick } if !live.is_empty() => {
                     let (side, price, id, h) = live.remove(pick % live.len());
-                    fast.remove(side, price, id, h);
-                    naive.remove(side, price, id, 0);
+                    let total = fast.remove(side, price, id, h);
+                    prop_assert_eq!(naive.remove(side, price, id, 0), total);
+                    prop_assert_eq!(fast.level_qty(side, price), total);
                 }
                 Op::SetQty { pick, qty } if !live.is_empty() => {
                     let (side, price, id, h) = live[pick % live.len()];
-                    fast.set_qty(side, price, id, h, qty);
-                    naive.set_qty(side, price, id, 0, qty);
+                    let total = fast.set_qty(side, price, id, h, qty);
+                    prop_assert_eq!(naive.set_qty(side, price, id, 0, qty), total);
+                    prop_assert_eq!(fast.level_qty(side, price), total);
                 }
                 _ => {}
             }

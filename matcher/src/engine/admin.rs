@@ -35,7 +35,13 @@ impl<B: Book> Engine<B> {
     ) {
         self.st.emit(
             out,
-            EventKind::Rejected { request, account: None, symbol, client_order_id: None, reason },
+            EventKind::Rejected {
+                request,
+                account: None,
+                symbol,
+                client_order_id: None,
+                reason,
+            },
         );
     }
 
@@ -119,7 +125,8 @@ impl<B: Book> Engine<B> {
             return self.reject_admin(request, Some(symbol), RejectReason::AlreadyInState, out);
         }
         m.status = status;
-        self.st.emit(out, EventKind::SymbolStatusChanged { symbol, status });
+        self.st
+            .emit(out, EventKind::SymbolStatusChanged { symbol, status });
     }
 
     pub(super) fn deposit(
@@ -131,10 +138,19 @@ impl<B: Book> Engine<B> {
         out: &mut Vec<Event>,
     ) {
         if self.st.deposit_ids.contains(&tx_id) {
-            let kind = EventKind::DepositDuplicate { account, asset, amount, tx_id };
+            let kind = EventKind::DepositDuplicate {
+                account,
+                asset,
+                amount,
+                tx_id,
+            };
             return self.st.emit(out, kind);
         }
-        let held = self.st.supply.get(&asset).map_or(0, |s| s.deposited - s.withdrawn);
+        let held = self
+            .st
+            .supply
+            .get(&asset)
+            .map_or(0, |s| s.deposited - s.withdrawn);
         let reason = if !self.assets.contains_key(&asset) {
             Some(RejectReason::UnknownAsset)
         } else if amount == 0 {
@@ -145,13 +161,27 @@ impl<B: Book> Engine<B> {
             None
         };
         if let Some(reason) = reason {
-            let kind = EventKind::DepositRejected { account, asset, amount, tx_id, reason };
+            let kind = EventKind::DepositRejected {
+                account,
+                asset,
+                amount,
+                tx_id,
+                reason,
+            };
             return self.st.emit(out, kind);
         }
         self.st.deposit_ids.insert(tx_id);
         self.st.supply.entry(asset).or_default().deposited += amount;
         self.st.credit(account, asset, amount);
-        self.st.emit(out, EventKind::Deposited { account, asset, amount, tx_id });
+        self.st.emit(
+            out,
+            EventKind::Deposited {
+                account,
+                asset,
+                amount,
+                tx_id,
+            },
+        );
     }
 
     pub(super) fn withdraw(
@@ -163,7 +193,12 @@ impl<B: Book> Engine<B> {
         out: &mut Vec<Event>,
     ) {
         if self.st.withdrawal_ids.contains(&tx_id) {
-            let kind = EventKind::WithdrawalDuplicate { account, asset, amount, tx_id };
+            let kind = EventKind::WithdrawalDuplicate {
+                account,
+                asset,
+                amount,
+                tx_id,
+            };
             return self.st.emit(out, kind);
         }
         let reason = if !self.assets.contains_key(&asset) {
@@ -176,13 +211,27 @@ impl<B: Book> Engine<B> {
             None
         };
         if let Some(reason) = reason {
-            let kind = EventKind::WithdrawalRejected { account, asset, amount, tx_id, reason };
+            let kind = EventKind::WithdrawalRejected {
+                account,
+                asset,
+                amount,
+                tx_id,
+                reason,
+            };
             return self.st.emit(out, kind);
         }
         self.st.withdrawal_ids.insert(tx_id);
         self.st.supply.entry(asset).or_default().withdrawn += amount;
         let b = self.st.balance_mut(account, asset);
         b.available -= amount;
-        self.st.emit(out, EventKind::Withdrawn { account, asset, amount, tx_id });
+        self.st.emit(
+            out,
+            EventKind::Withdrawn {
+                account,
+                asset,
+                amount,
+                tx_id,
+            },
+        );
     }
 }

@@ -3,13 +3,13 @@
 use super::state::{RestingKind, State};
 use super::{Engine, Market};
 use crate::book::Book;
+use crate::command::PlaceOrder;
 use crate::command::{CancelReplace, CancelReplaceMode, CancelTarget, OrderType, TimeInForce};
 use crate::event::{
     CancelOutcome, CancelReason, Event, EventKind, NewOrderOutcome, OrderStatus, RejectReason,
     RequestKind,
 };
 use crate::ids::{AccountId, ClientOrderId, OrderId, SymbolId};
-use crate::command::PlaceOrder;
 
 impl State {
     /// Finds an open order of `account` on `symbol`.
@@ -21,9 +21,9 @@ impl State {
     ) -> Result<OrderId, RejectReason> {
         let id = match target {
             CancelTarget::OrderId(id) => id,
-            CancelTarget::ClientOrderId(c) => {
-                self.client_id_owner(account, &c).ok_or(RejectReason::UnknownOrder)?
-            }
+            CancelTarget::ClientOrderId(c) => self
+                .client_id_owner(account, &c)
+                .ok_or(RejectReason::UnknownOrder)?,
         };
         match self.orders.get(&id) {
             Some(o) if o.order.account == account && o.order.symbol == symbol => Ok(id),
@@ -39,11 +39,22 @@ impl State {
         };
         let o = &open.order;
         let (price, qty) = match (o.kind, req.order_type) {
-            (RestingKind::Limit, OrderType::Limit { price, qty, tif: TimeInForce::Gtc })
+            (
+                RestingKind::Limit,
+                OrderType::Limit {
+                    price,
+                    qty,
+                    tif: TimeInForce::Gtc,
+                },
+            )
             | (RestingKind::LimitMaker, OrderType::LimitMaker { price, qty }) => (price, qty),
             _ => return false,
         };
-        req.side == o.side && price == o.price && req.stp == o.stp && qty > 0 && qty < o.remaining_qty
+        req.side == o.side
+            && price == o.price
+            && req.stp == o.stp
+            && qty > 0
+            && qty < o.remaining_qty
     }
 
     /// Decreases an open order's quantity in place, keeping its priority.
@@ -70,8 +81,8 @@ impl State {
         o.frozen = required;
         let o = *o;
         let handle = open.handle;
-        m.book.set_qty(o.side, o.price, id, handle, new_qty);
-        self.touched_levels.push((o.symbol, o.side, o.price));
+        let total = m.book.set_qty(o.side, o.price, id, handle, new_qty);
+        self.touched_levels.push((o.symbol, o.side, o.price, total));
         if old_client_id != o.client_order_id {
             if let Some(acc) = self.accounts.get_mut(&o.account) {
                 acc.by_client_id.remove(&old_client_id);
@@ -85,7 +96,10 @@ impl State {
         self.release(o.account, asset, surplus);
         self.emit(
             out,
-            EventKind::OrderAmended { order: o.update(o.open_state().status), old_client_order_id: old_client_id },
+            EventKind::OrderAmended {
+                order: o.update(o.open_state().status),
+                old_client_order_id: old_client_id,
+            },
         );
     }
 }
@@ -100,8 +114,13 @@ impl<B: Book> Engine<B> {
         reason: RejectReason,
         out: &mut Vec<Event>,
     ) {
-        let kind =
-            EventKind::Rejected { request, account: Some(account), symbol, client_order_id, reason };
+        let kind = EventKind::Rejected {
+            request,
+            account: Some(account),
+            symbol,
+            client_order_id,
+            reason,
+        };
         self.st.emit(out, kind);
     }
 
@@ -118,19 +137,28 @@ impl<B: Book> Engine<B> {
         };
         let Some(m) = self.markets.get_mut(&symbol) else {
             let r = RejectReason::UnknownSymbol;
-            return self.reject_cancel(RequestKind::Cancel, account, Some(symbol), client_id, r, out);
+            return self.reject_cancel(
+                RequestKind::Cancel,
+                account,
+                Some(symbol),
+                client_id,
+                r,
+                out,
+            );
         };
         match self.st.resolve(account, symbol, target) {
-            Ok(id) => self.st.remove_resting(
-                m,
-                id,
-                OrderStatus::Canceled,
-                CancelReason::UserCancel,
+            Ok(id) => {
+                self.st
+                    .remove_resting(m, id, OrderStatus::Canceled, CancelReason::UserCancel, out)
+            }
+            Err(r) => self.reject_cancel(
+                RequestKind::Cancel,
+                account,
+                Some(symbol),
+                client_id,
+                r,
                 out,
             ),
-            Err(r) => {
-                self.reject_cancel(RequestKind::Cancel, account, Some(symbol), client_id, r, out)
-            }
         }
     }
 
@@ -158,14 +186,24 @@ impl<B: Book> Engine<B> {
         }
         let mut cancelled = 0u32;
         for id in &ids {
-            let Some(sym) = self.st.orders.get(id).map(|o| o.order.symbol) else { continue };
+            let Some(sym) = self.st.orders.get(id).map(|o| o.order.symbol) else {
+                continue;
+            };
             if let Some(m) = self.markets.get_mut(&sym) {
-                self.st.remove_resting(m, *id, OrderStatus::Canceled, CancelReason::CancelAll, out);
+                self.st
+                    .remove_resting(m, *id, OrderStatus::Canceled, CancelReason::CancelAll, out);
                 cancelled += 1;
             }
         }
         self.st.scratch_ids = ids;
-        self.st.emit(out, EventKind::CancelAllDone { account, symbol, cancelled });
+        self.st.emit(
+            out,
+            EventKind::CancelAllDone {
+                account,
+                symbol,
+                cancelled,
+            },
+        );
     }
 
     pub(super) fn cancel_replace(&mut self, req: &CancelReplace, out: &mut Vec<Event>) {

@@ -86,7 +86,11 @@ impl<B: Book> Engine<B> {
             let symbol = *symbol;
             if let (Some(b), Some(a)) = (m.book.best(Side::Buy), m.book.best(Side::Sell)) {
                 if b.price >= a.price {
-                    return Err(InvariantViolation::CrossedBook { symbol, bid: b.price, ask: a.price });
+                    return Err(InvariantViolation::CrossedBook {
+                        symbol,
+                        bid: b.price,
+                        ask: a.price,
+                    });
                 }
             }
             for side in [Side::Buy, Side::Sell] {
@@ -124,7 +128,10 @@ impl<B: Book> Engine<B> {
                 return Err(InvariantViolation::OrderIdCounter(*id));
             }
             let Some(m) = self.markets.get(&o.symbol) else {
-                return Err(InvariantViolation::BookMismatch { symbol: o.symbol, order_id: *id });
+                return Err(InvariantViolation::BookMismatch {
+                    symbol: o.symbol,
+                    order_id: *id,
+                });
             };
             let required = o.required_frozen(m.unit, m.config.lot_size);
             if o.frozen != required {
@@ -140,7 +147,8 @@ impl<B: Book> Engine<B> {
             };
             *frozen_by.entry((o.account, asset)).or_default() += o.frozen;
             let indexed = self.st.accounts.get(&o.account).is_some_and(|a| {
-                a.open.contains(id) && a.by_client_id.get(&o.client_order_id) == Some(id)
+                a.open.binary_search(id).is_ok()
+                    && a.by_client_id.get(&o.client_order_id) == Some(id)
             });
             if !indexed {
                 return Err(InvariantViolation::AccountIndex(o.account));
@@ -149,32 +157,66 @@ impl<B: Book> Engine<B> {
         let mut held: BTreeMap<AssetId, u128> = BTreeMap::new();
         for (account, acc) in &self.st.accounts {
             if acc.open.len() != acc.by_client_id.len()
-                || acc.open.iter().any(|id| self.st.orders.get(id).is_none_or(|o| o.order.account != *account))
+                || acc.open.iter().any(|id| {
+                    self.st
+                        .orders
+                        .get(id)
+                        .is_none_or(|o| o.order.account != *account)
+                })
             {
                 return Err(InvariantViolation::AccountIndex(*account));
             }
-            for (asset, b) in &acc.balances {
-                let orders = frozen_by.remove(&(*account, *asset)).unwrap_or(0);
-                if orders != b.frozen {
-                    return Err(InvariantViolation::FrozenMismatch {
-                        account: *account,
-                        asset: *asset,
-                        frozen: b.frozen,
-                        orders,
-                    });
-                }
-                *held.entry(*asset).or_default() += b.available + b.frozen;
+            let listed = acc
+                .assets
+                .iter()
+                .all(|a| self.st.balances.contains_key(&(*account, *a)));
+            if !listed {
+                return Err(InvariantViolation::AccountIndex(*account));
             }
         }
-        if let Some(((account, asset), orders)) = frozen_by.into_iter().next() {
-            return Err(InvariantViolation::FrozenMismatch { account, asset, frozen: 0, orders });
+        for ((account, asset), b) in &self.st.balances {
+            let indexed = self
+                .st
+                .accounts
+                .get(account)
+                .is_some_and(|a| a.assets.binary_search(asset).is_ok());
+            if !indexed {
+                return Err(InvariantViolation::AccountIndex(*account));
+            }
+            let orders = frozen_by.remove(&(*account, *asset)).unwrap_or(0);
+            if orders != b.frozen {
+                return Err(InvariantViolation::FrozenMismatch {
+                    account: *account,
+                    asset: *asset,
+                    frozen: b.frozen,
+                    orders,
+                });
+            }
+            *held.entry(*asset).or_default() += b.available + b.frozen;
         }
-        for asset in self.assets.keys().chain(self.st.supply.keys()).chain(held.keys()) {
+        if let Some(((account, asset), orders)) = frozen_by.into_iter().next() {
+            return Err(InvariantViolation::FrozenMismatch {
+                account,
+                asset,
+                frozen: 0,
+                orders,
+            });
+        }
+        for asset in self
+            .assets
+            .keys()
+            .chain(self.st.supply.keys())
+            .chain(held.keys())
+        {
             let s = self.supply(*asset);
             let expected = s.deposited - s.withdrawn;
             let h = held.get(asset).copied().unwrap_or(0);
             if expected != h {
-                return Err(InvariantViolation::Supply { asset: *asset, expected, held: h });
+                return Err(InvariantViolation::Supply {
+                    asset: *asset,
+                    expected,
+                    held: h,
+                });
             }
         }
         Ok(())

@@ -21,6 +21,22 @@ use crate::ids::{AccountId, AssetId, ClientOrderId, OrderId, SymbolId};
 use state::State;
 use std::collections::BTreeMap;
 
+/// Stable sort by key: insertion sort for the usual tiny per-command lists (where it beats
+/// the general-purpose sort), the standard stable sort beyond 16 entries.
+fn insertion_sort_by_key<T: Copy, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
+    if v.len() > 16 {
+        v.sort_by_key(key);
+        return;
+    }
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && key(&v[j - 1]) > key(&v[j]) {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
 /// Default cap on open orders per account (Binance's `MAX_NUM_ORDERS` default is 200).
 pub const DEFAULT_MAX_OPEN_ORDERS: u32 = 200;
 
@@ -35,7 +51,10 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { fee_account: AccountId(0), max_open_orders_per_account: DEFAULT_MAX_OPEN_ORDERS }
+        Self {
+            fee_account: AccountId(0),
+            max_open_orders_per_account: DEFAULT_MAX_OPEN_ORDERS,
+        }
     }
 }
 
@@ -88,7 +107,11 @@ impl<B: Book> Engine<B> {
             next_trade_id: 1,
             ..State::default()
         };
-        Self { assets: BTreeMap::new(), markets: BTreeMap::new(), st }
+        Self {
+            assets: BTreeMap::new(),
+            markets: BTreeMap::new(),
+            st,
+        }
     }
 
     /// Applies one command, appending its events to `out` (which is not cleared).
@@ -123,20 +146,29 @@ impl<B: Book> Engine<B> {
             }
             Command::SetFeeAccount { account } => {
                 self.st.fee_account = *account;
-                self.st.emit(out, EventKind::FeeAccountSet { account: *account });
+                self.st
+                    .emit(out, EventKind::FeeAccountSet { account: *account });
             }
-            Command::Deposit { account, asset, amount, tx_id } => {
-                self.deposit(*account, *asset, *amount, *tx_id, out)
-            }
-            Command::Withdraw { account, asset, amount, tx_id } => {
-                self.withdraw(*account, *asset, *amount, *tx_id, out)
-            }
+            Command::Deposit {
+                account,
+                asset,
+                amount,
+                tx_id,
+            } => self.deposit(*account, *asset, *amount, *tx_id, out),
+            Command::Withdraw {
+                account,
+                asset,
+                amount,
+                tx_id,
+            } => self.withdraw(*account, *asset, *amount, *tx_id, out),
             Command::PlaceOrder(req) => {
                 let _ = self.place_or_reject(req, out);
             }
-            Command::Cancel { account, symbol, target } => {
-                self.cancel(*account, *symbol, *target, out)
-            }
+            Command::Cancel {
+                account,
+                symbol,
+                target,
+            } => self.cancel(*account, *symbol, *target, out),
             Command::CancelAll { account, symbol } => self.cancel_all(*account, *symbol, out),
             Command::CancelReplace(req) => self.cancel_replace(req, out),
         }
@@ -146,23 +178,40 @@ impl<B: Book> Engine<B> {
     /// Emits `BookLevel` and `Balance` events for everything this command touched.
     fn emit_touched(&mut self, out: &mut Vec<Event>) {
         let mut levels = std::mem::take(&mut self.st.touched_levels);
-        levels.sort_unstable();
-        levels.dedup();
-        for &(symbol, side, price) in &levels {
-            let qty = self.markets.get(&symbol).map_or(0, |m| m.book.level_qty(side, price));
-            self.st.emit(out, EventKind::BookLevel { symbol, side, price, qty });
+        // Stable sort by level: the last entry of each level holds its final total.
+        insertion_sort_by_key(&mut levels, |l| (l.0, l.1, l.2));
+        for (i, &(symbol, side, price, qty)) in levels.iter().enumerate() {
+            let last_of_level = levels
+                .get(i + 1)
+                .is_none_or(|n| (n.0, n.1, n.2) != (symbol, side, price));
+            if last_of_level {
+                self.st.emit(
+                    out,
+                    EventKind::BookLevel {
+                        symbol,
+                        side,
+                        price,
+                        qty,
+                    },
+                );
+            }
         }
         levels.clear();
         self.st.touched_levels = levels;
 
         let mut balances = std::mem::take(&mut self.st.touched_balances);
-        balances.sort_unstable();
+        insertion_sort_by_key(&mut balances, |b| *b);
         balances.dedup();
         for &(account, asset) in &balances {
             let b = self.st.balance(account, asset);
             self.st.emit(
                 out,
-                EventKind::Balance { account, asset, available: b.available, frozen: b.frozen },
+                EventKind::Balance {
+                    account,
+                    asset,
+                    available: b.available,
+                    frozen: b.frozen,
+                },
             );
         }
         balances.clear();
@@ -182,7 +231,9 @@ impl<B: Book> Engine<B> {
         account: AccountId,
         client_order_id: &ClientOrderId,
     ) -> Option<&RestingOrder> {
-        self.st.client_id_owner(account, client_order_id).and_then(|id| self.order(id))
+        self.st
+            .client_id_owner(account, client_order_id)
+            .and_then(|id| self.order(id))
     }
 
     /// An account's open orders (optionally on one symbol), by ascending order id.
@@ -204,7 +255,12 @@ impl<B: Book> Engine<B> {
 
     /// All balances of an account, by ascending asset id.
     pub fn balances(&self, account: AccountId) -> Vec<(AssetId, Balance)> {
-        self.st.accounts.get(&account).map_or_else(Vec::new, |a| a.balances.clone())
+        self.st.accounts.get(&account).map_or_else(Vec::new, |a| {
+            a.assets
+                .iter()
+                .map(|asset| (*asset, self.st.balance(account, *asset)))
+                .collect()
+        })
     }
 
     /// Top `levels` price levels of each side of a symbol.
@@ -218,9 +274,16 @@ impl<B: Book> Engine<B> {
 
     /// Best bid and best ask `(price, level qty)` of a symbol.
     #[allow(clippy::type_complexity)]
-    pub fn best_bid_ask(&self, symbol: SymbolId) -> Option<(Option<(u64, u64)>, Option<(u64, u64)>)> {
+    pub fn best_bid_ask(
+        &self,
+        symbol: SymbolId,
+    ) -> Option<(Option<(u64, u64)>, Option<(u64, u64)>)> {
         let m = self.markets.get(&symbol)?;
-        let best = |side| m.book.best(side).map(|e| (e.price, m.book.level_qty(side, e.price)));
+        let best = |side| {
+            m.book
+                .best(side)
+                .map(|e| (e.price, m.book.level_qty(side, e.price)))
+        };
         Some((best(Side::Buy), best(Side::Sell)))
     }
 

@@ -76,7 +76,11 @@ impl Taker {
     /// Lots the taker can still take at `price`, and what limits it.
     fn cap(&self, price: u64, unit: u128) -> (u64, Exit) {
         let mut cap = self.lots_left;
-        let mut why = if self.lots_is_balance { Exit::Balance } else { Exit::Done };
+        let mut why = if self.lots_is_balance {
+            Exit::Balance
+        } else {
+            Exit::Done
+        };
         if let Some(q) = self.quote_left {
             let lot_notional = u128::from(price) * unit;
             let c = match self.o.side {
@@ -92,7 +96,11 @@ impl Taker {
             };
             if c < cap {
                 cap = c;
-                why = if self.quote_is_balance { Exit::Balance } else { Exit::Done };
+                why = if self.quote_is_balance {
+                    Exit::Balance
+                } else {
+                    Exit::Done
+                };
             }
         }
         (cap, why)
@@ -167,8 +175,12 @@ impl State {
                     return Err(RejectReason::NotionalBelowMinimum);
                 }
             }
-            OrderType::Market { amount: MarketAmount::Base(qty) } => check_qty(m, qty)?,
-            OrderType::Market { amount: MarketAmount::Quote(amount) } => {
+            OrderType::Market {
+                amount: MarketAmount::Base(qty),
+            } => check_qty(m, qty)?,
+            OrderType::Market {
+                amount: MarketAmount::Quote(amount),
+            } => {
                 if amount == 0 {
                     return Err(RejectReason::ZeroQuantity);
                 }
@@ -180,12 +192,13 @@ impl State {
                 }
             }
         }
-        if amending.is_none() && self.open_order_count(req.account) >= self.max_open_orders as usize
-        {
+        let acc = self.accounts.get(&req.account);
+        let open_count = acc.map_or(0, |a| a.open.len());
+        if amending.is_none() && open_count >= self.max_open_orders as usize {
             return Err(RejectReason::TooManyOpenOrders);
         }
-        match self.client_id_owner(req.account, &req.client_order_id) {
-            Some(owner) if Some(owner) != amending => Err(RejectReason::DuplicateClientOrderId),
+        match acc.and_then(|a| a.by_client_id.get(&req.client_order_id)) {
+            Some(owner) if Some(*owner) != amending => Err(RejectReason::DuplicateClientOrderId),
             _ => Ok(()),
         }
     }
@@ -202,7 +215,9 @@ impl State {
         let (base, quote, lot) = (m.config.base, m.config.quote, m.config.lot_size);
         let (maker_fee, taker_fee) = (m.config.maker_fee_ppm, m.config.taker_fee_ppm);
         if let OrderType::LimitMaker { price, .. } = req.order_type {
-            if m.book.best(req.side.opposite()).is_some_and(|e| crosses(req.side, Some(price), e.price))
+            if m.book
+                .best(req.side.opposite())
+                .is_some_and(|e| crosses(req.side, Some(price), e.price))
             {
                 return Err(RejectReason::WouldTakeLiquidity);
             }
@@ -266,13 +281,23 @@ impl State {
                     Side::Sell => u128::from(qty) * lot,
                 }
             }
-            (Side::Buy, OrderType::Market { amount: MarketAmount::Quote(amount) }) => {
+            (
+                Side::Buy,
+                OrderType::Market {
+                    amount: MarketAmount::Quote(amount),
+                },
+            ) => {
                 t.by_quote = true;
                 t.lots_left = u64::MAX;
                 t.quote_left = Some(amount);
                 amount
             }
-            (Side::Buy, OrderType::Market { amount: MarketAmount::Base(qty) }) => {
+            (
+                Side::Buy,
+                OrderType::Market {
+                    amount: MarketAmount::Base(qty),
+                },
+            ) => {
                 if available == 0 {
                     return Err(RejectReason::InsufficientBalance);
                 }
@@ -281,11 +306,21 @@ impl State {
                 t.quote_is_balance = true;
                 available
             }
-            (Side::Sell, OrderType::Market { amount: MarketAmount::Base(qty) }) => {
+            (
+                Side::Sell,
+                OrderType::Market {
+                    amount: MarketAmount::Base(qty),
+                },
+            ) => {
                 t.lots_left = qty;
                 u128::from(qty) * lot
             }
-            (Side::Sell, OrderType::Market { amount: MarketAmount::Quote(amount) }) => {
+            (
+                Side::Sell,
+                OrderType::Market {
+                    amount: MarketAmount::Quote(amount),
+                },
+            ) => {
                 let lots = u64::try_from(available / lot).unwrap_or(u64::MAX);
                 if lots == 0 {
                     return Err(RejectReason::InsufficientBalance);
@@ -415,14 +450,20 @@ impl State {
             return;
         };
         let o = open.order;
-        m.book.remove(o.side, o.price, o.order_id, open.handle);
-        self.touched_levels.push((o.symbol, o.side, o.price));
+        let total = m.book.remove(o.side, o.price, o.order_id, open.handle);
+        self.touched_levels.push((o.symbol, o.side, o.price, total));
         let asset = match o.side {
             Side::Buy => m.config.quote,
             Side::Sell => m.config.base,
         };
         self.release(o.account, asset, o.frozen);
-        self.emit(out, EventKind::OrderCancelled { order: o.update(status), reason });
+        self.emit(
+            out,
+            EventKind::OrderCancelled {
+                order: o.update(status),
+                reason,
+            },
+        );
     }
 
     /// STP DECREMENT of `qty` lots on both orders.
@@ -494,8 +535,15 @@ impl State {
                 out,
             );
         } else {
-            m.book.set_qty(maker_side, maker.price, maker.order_id, handle, maker.qty - qty);
-            self.touched_levels.push((t.o.symbol, maker_side, maker.price));
+            let total = m.book.set_qty(
+                maker_side,
+                maker.price,
+                maker.order_id,
+                handle,
+                maker.qty - qty,
+            );
+            self.touched_levels
+                .push((t.o.symbol, maker_side, maker.price, total));
         }
     }
 
@@ -515,8 +563,12 @@ impl State {
         let base_qty = u128::from(qty) * lot;
 
         // Taker side.
-        let taker_fee =
-            fees::charge(&mut t.o.fee_basis, &mut t.o.cum_fee, notional, t.o.taker_fee_ppm);
+        let taker_fee = fees::charge(
+            &mut t.o.fee_basis,
+            &mut t.o.cum_fee,
+            notional,
+            t.o.taker_fee_ppm,
+        );
         t.o.executed_qty += qty;
         t.o.cum_quote += notional;
         t.lots_left -= qty;
@@ -540,7 +592,12 @@ impl State {
             return;
         };
         let mo = &mut open.order;
-        let maker_fee = fees::charge(&mut mo.fee_basis, &mut mo.cum_fee, notional, mo.maker_fee_ppm);
+        let maker_fee = fees::charge(
+            &mut mo.fee_basis,
+            &mut mo.cum_fee,
+            notional,
+            mo.maker_fee_ppm,
+        );
         mo.executed_qty += qty;
         mo.cum_quote += notional;
         mo.remaining_qty -= qty;
@@ -552,16 +609,21 @@ impl State {
         let maker_surplus = mo.frozen - required;
         mo.frozen = required;
         let maker_done = mo.remaining_qty == 0;
-        let maker_state =
-            if maker_done { mo.state_with(OrderStatus::Filled) } else { mo.open_state() };
-        let (maker_account, handle, maker_side) = (mo.account, open.handle, mo.side);
-        if maker_done {
-            self.close_order(maker.order_id);
-            m.book.remove(maker_side, price, maker.order_id, handle);
+        let maker_state = if maker_done {
+            mo.state_with(OrderStatus::Filled)
         } else {
-            m.book.set_qty(maker_side, price, maker.order_id, handle, maker.qty - qty);
-        }
-        self.touched_levels.push((t.o.symbol, maker_side, price));
+            mo.open_state()
+        };
+        let (maker_account, handle, maker_side) = (mo.account, open.handle, mo.side);
+        let total = if maker_done {
+            self.close_order(maker.order_id);
+            m.book.remove(maker_side, price, maker.order_id, handle)
+        } else {
+            m.book
+                .set_qty(maker_side, price, maker.order_id, handle, maker.qty - qty)
+        };
+        self.touched_levels
+            .push((t.o.symbol, maker_side, price, total));
 
         // Funds.
         let (buyer, seller, buyer_fee, seller_fee, buy_id, sell_id, buy_state, sell_state) =
@@ -643,8 +705,10 @@ impl State {
         if filled {
             self.release(t.o.account, frozen_asset, t.o.frozen);
             t.o.frozen = 0;
-            if let Some(Event { kind: EventKind::Trade(trade), .. }) =
-                last_trade.and_then(|i| out.get_mut(i))
+            if let Some(Event {
+                kind: EventKind::Trade(trade),
+                ..
+            }) = last_trade.and_then(|i| out.get_mut(i))
             {
                 let state = match t.o.side {
                     Side::Buy => &mut trade.buy_state,
@@ -662,9 +726,15 @@ impl State {
             let required = order.required_frozen(m.unit, m.config.lot_size);
             self.release(order.account, frozen_asset, order.frozen - required);
             order.frozen = required;
-            let handle =
-                m.book.insert(order.side, order.price, order.order_id, order.account, order.remaining_qty);
-            self.touched_levels.push((order.symbol, order.side, order.price));
+            let (handle, total) = m.book.insert(
+                order.side,
+                order.price,
+                order.order_id,
+                order.account,
+                order.remaining_qty,
+            );
+            self.touched_levels
+                .push((order.symbol, order.side, order.price, total));
             self.open_order(order, handle);
             return;
         }
@@ -691,8 +761,18 @@ impl State {
     ) {
         self.release(t.o.account, frozen_asset, t.o.frozen);
         t.o.frozen = 0;
-        let status = if in_match { OrderStatus::ExpiredInMatch } else { OrderStatus::Expired };
-        self.emit(out, EventKind::OrderCancelled { order: t.o.update(status), reason });
+        let status = if in_match {
+            OrderStatus::ExpiredInMatch
+        } else {
+            OrderStatus::Expired
+        };
+        self.emit(
+            out,
+            EventKind::OrderCancelled {
+                order: t.o.update(status),
+                reason,
+            },
+        );
     }
 }
 

@@ -7,6 +7,7 @@ use crate::fees;
 use crate::ids::{AccountId, AssetId, ClientOrderId, OrderId, SymbolId, TxId};
 use bincode::{Decode, Encode};
 use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// An account's balance of one asset, in minimal units.
@@ -74,7 +75,11 @@ impl RestingOrder {
             status,
             executed_qty: self.executed_qty,
             cum_quote: self.cum_quote,
-            remaining_qty: if status.is_final() { 0 } else { self.remaining_qty },
+            remaining_qty: if status.is_final() {
+                0
+            } else {
+                self.remaining_qty
+            },
             prevented_qty: self.prevented_qty,
             cum_fee: self.cum_fee,
         }
@@ -82,8 +87,11 @@ impl RestingOrder {
 
     /// State while open.
     pub(crate) fn open_state(&self) -> OrderState {
-        let status =
-            if self.executed_qty > 0 { OrderStatus::PartiallyFilled } else { OrderStatus::New };
+        let status = if self.executed_qty > 0 {
+            OrderStatus::PartiallyFilled
+        } else {
+            OrderStatus::New
+        };
         self.state_with(status)
     }
 
@@ -102,9 +110,8 @@ impl RestingOrder {
     pub(crate) fn required_frozen(&self, quote_per_tick_lot: u128, lot_size: u128) -> u128 {
         match self.side {
             Side::Buy => {
-                let notional = u128::from(self.remaining_qty)
-                    * u128::from(self.price)
-                    * quote_per_tick_lot;
+                let notional =
+                    u128::from(self.remaining_qty) * u128::from(self.price) * quote_per_tick_lot;
                 fees::buy_reserve(notional, self.fee_basis, self.cum_fee, self.maker_fee_ppm)
             }
             Side::Sell => u128::from(self.remaining_qty) * lot_size,
@@ -122,32 +129,12 @@ pub(crate) struct OpenOrder {
 /// Per-account data.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Account {
-    /// Balances sorted by asset id (accounts hold few assets).
-    pub(crate) balances: Vec<(AssetId, Balance)>,
-    /// Open order ids, ascending.
-    pub(crate) open: BTreeSet<OrderId>,
+    /// Assets this account has a balance entry for, ascending.
+    pub(crate) assets: Vec<AssetId>,
+    /// Open order ids, ascending (new ids are always the largest, so inserts are pushes).
+    pub(crate) open: Vec<OrderId>,
     /// Client order id -> open order id.
     pub(crate) by_client_id: FxHashMap<ClientOrderId, OrderId>,
-}
-
-impl Account {
-    pub(crate) fn balance(&self, asset: AssetId) -> Balance {
-        match self.balances.binary_search_by_key(&asset, |(a, _)| *a) {
-            Ok(i) => self.balances[i].1,
-            Err(_) => Balance::default(),
-        }
-    }
-
-    pub(crate) fn balance_mut(&mut self, asset: AssetId) -> &mut Balance {
-        let i = match self.balances.binary_search_by_key(&asset, |(a, _)| *a) {
-            Ok(i) => i,
-            Err(i) => {
-                self.balances.insert(i, (asset, Balance::default()));
-                i
-            }
-        };
-        &mut self.balances[i].1
-    }
 }
 
 /// Per-asset supply counters (for the conservation invariant).
@@ -170,6 +157,8 @@ pub(crate) struct State {
     pub(crate) last_cmd_seq: u64,
     pub(crate) supply: BTreeMap<AssetId, Supply>,
     pub(crate) accounts: FxHashMap<AccountId, Account>,
+    /// Balances by (account, asset): one probe per balance operation.
+    pub(crate) balances: FxHashMap<(AccountId, AssetId), Balance>,
     pub(crate) orders: FxHashMap<OrderId, OpenOrder>,
     pub(crate) deposit_ids: BTreeSet<TxId>,
     pub(crate) withdrawal_ids: BTreeSet<TxId>,
@@ -177,7 +166,8 @@ pub(crate) struct State {
     pub(crate) cmd_seq: u64,
     pub(crate) ts_ms: u64,
     pub(crate) touched_balances: Vec<(AccountId, AssetId)>,
-    pub(crate) touched_levels: Vec<(SymbolId, Side, u64)>,
+    /// (symbol, side, price, level total after the change), in order of change.
+    pub(crate) touched_levels: Vec<(SymbolId, Side, u64, u64)>,
     pub(crate) scratch_ids: Vec<OrderId>,
 }
 
@@ -185,18 +175,37 @@ impl State {
     #[inline]
     pub(crate) fn emit(&mut self, out: &mut Vec<Event>, kind: EventKind) {
         self.last_event_seq += 1;
-        out.push(Event { seq: self.last_event_seq, cmd_seq: self.cmd_seq, ts_ms: self.ts_ms, kind });
+        out.push(Event {
+            seq: self.last_event_seq,
+            cmd_seq: self.cmd_seq,
+            ts_ms: self.ts_ms,
+            kind,
+        });
     }
 
     pub(crate) fn balance(&self, account: AccountId, asset: AssetId) -> Balance {
-        self.accounts.get(&account).map_or_else(Balance::default, |a| a.balance(asset))
+        self.balances
+            .get(&(account, asset))
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Mutable balance, created on demand, marked as touched by this command.
     #[inline]
     pub(crate) fn balance_mut(&mut self, account: AccountId, asset: AssetId) -> &mut Balance {
-        self.touched_balances.push((account, asset));
-        self.accounts.entry(account).or_default().balance_mut(asset)
+        if self.touched_balances.last() != Some(&(account, asset)) {
+            self.touched_balances.push((account, asset));
+        }
+        match self.balances.entry((account, asset)) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => {
+                let assets = &mut self.accounts.entry(account).or_default().assets;
+                if let Err(i) = assets.binary_search(&asset) {
+                    assets.insert(i, asset);
+                }
+                v.insert(Balance::default())
+            }
+        }
     }
 
     pub(crate) fn credit(&mut self, account: AccountId, asset: AssetId, amount: u128) {
@@ -236,28 +245,42 @@ impl State {
     /// Registers a new open order with its account.
     pub(crate) fn open_order(&mut self, order: RestingOrder, handle: u32) {
         let acc = self.accounts.entry(order.account).or_default();
-        acc.open.insert(order.order_id);
-        acc.by_client_id.insert(order.client_order_id, order.order_id);
-        self.orders.insert(order.order_id, OpenOrder { order, handle });
+        match acc.open.binary_search(&order.order_id) {
+            Ok(_) => debug_assert!(false, "order registered twice"),
+            Err(i) => acc.open.insert(i, order.order_id),
+        }
+        acc.by_client_id
+            .insert(order.client_order_id, order.order_id);
+        self.orders
+            .insert(order.order_id, OpenOrder { order, handle });
     }
 
     /// Unregisters an open order; returns it.
     pub(crate) fn close_order(&mut self, order_id: OrderId) -> Option<OpenOrder> {
         let open = self.orders.remove(&order_id)?;
         if let Some(acc) = self.accounts.get_mut(&open.order.account) {
-            acc.open.remove(&order_id);
-            if acc.by_client_id.get(&open.order.client_order_id) == Some(&order_id) {
-                acc.by_client_id.remove(&open.order.client_order_id);
+            if let Ok(i) = acc.open.binary_search(&order_id) {
+                acc.open.remove(i);
+            }
+            let coid = open.order.client_order_id;
+            if let Some(owner) = acc.by_client_id.remove(&coid) {
+                if owner != order_id {
+                    // Not ours (cannot happen while the indexes are consistent): put it back.
+                    debug_assert!(false, "client id index points at another order");
+                    acc.by_client_id.insert(coid, owner);
+                }
             }
         }
         Some(open)
     }
 
-    pub(crate) fn open_order_count(&self, account: AccountId) -> usize {
-        self.accounts.get(&account).map_or(0, |a| a.open.len())
-    }
-
-    pub(crate) fn client_id_owner(&self, account: AccountId, id: &ClientOrderId) -> Option<OrderId> {
-        self.accounts.get(&account).and_then(|a| a.by_client_id.get(id).copied())
+    pub(crate) fn client_id_owner(
+        &self,
+        account: AccountId,
+        id: &ClientOrderId,
+    ) -> Option<OrderId> {
+        self.accounts
+            .get(&account)
+            .and_then(|a| a.by_client_id.get(id).copied())
     }
 }

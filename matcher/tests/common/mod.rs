@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Shared fixtures for the integration tests: a market setup with a 6-, an 8- and an
 //! 18-decimal asset, and a random command generator.
 #![allow(dead_code)]
@@ -11,7 +12,11 @@ pub const ETH: AssetId = AssetId(3);
 pub const FEE_ACCOUNT: AccountId = AccountId(100);
 
 pub fn asset(id: AssetId, code: &str, scale: u8) -> Command {
-    Command::UpsertAsset(AssetConfig { id, code: code.into(), scale })
+    Command::UpsertAsset(AssetConfig {
+        id,
+        code: code.into(),
+        scale,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -49,15 +54,45 @@ pub fn random_setup() -> Vec<Command> {
         asset(BTC, "BTC", 8),
         asset(ETH, "ETH", 18),
         // unit = 10_000 * 100_000 / 1e8 = 10 USDT units per tick-lot
-        Command::UpsertSymbol(symbol(1, "BTCUSDT", BTC, USDT, 10_000, 100_000, 100, 1000, 2000)),
+        Command::UpsertSymbol(symbol(
+            1, "BTCUSDT", BTC, USDT, 10_000, 100_000, 100, 1000, 2000,
+        )),
         // unit = 10_000 * 1e15 / 1e18 = 10
         Command::UpsertSymbol(symbol(
-            2, "ETHUSDT", ETH, USDT, 10_000, 1_000_000_000_000_000, 100, 0, 1500,
+            2,
+            "ETHUSDT",
+            ETH,
+            USDT,
+            10_000,
+            1_000_000_000_000_000,
+            100,
+            0,
+            1500,
         )),
         // unit = 1000 * 1e15 / 1e18 = 1 satoshi
-        Command::UpsertSymbol(symbol(3, "ETHBTC", ETH, BTC, 1000, 1_000_000_000_000_000, 1, 333, 777)),
+        Command::UpsertSymbol(symbol(
+            3,
+            "ETHBTC",
+            ETH,
+            BTC,
+            1000,
+            1_000_000_000_000_000,
+            1,
+            333,
+            777,
+        )),
         // unit = 1e12 * 1000 / 1e8 = 1e7 wei (18-decimal quote)
-        Command::UpsertSymbol(symbol(4, "BTCETH", BTC, ETH, 1_000_000_000_000, 1000, 1, 250, 1000)),
+        Command::UpsertSymbol(symbol(
+            4,
+            "BTCETH",
+            BTC,
+            ETH,
+            1_000_000_000_000,
+            1000,
+            1,
+            250,
+            1000,
+        )),
     ]
 }
 
@@ -95,34 +130,75 @@ pub struct GenOrder {
 
 #[derive(Clone, Debug)]
 pub enum Op {
-    Deposit { acct: u8, asset: u8, r: u16, tx: u8 },
-    Withdraw { acct: u8, asset: u8, r: u16, tx: u8 },
+    Deposit {
+        acct: u8,
+        asset: u8,
+        r: u16,
+        tx: u8,
+    },
+    Withdraw {
+        acct: u8,
+        asset: u8,
+        r: u16,
+        tx: u8,
+    },
     Place(GenOrder),
-    Cancel { acct: u8, sym: u8, pick: u8, by_coid: bool },
-    CancelAll { acct: u8, sym: Option<u8> },
-    Replace { pick: u8, by_coid: bool, allow: bool, amend: bool, order: GenOrder },
-    Halt { sym: u8 },
-    Resume { sym: u8 },
-    Fees { sym: u8, maker: u16, taker: u16 },
-    FeeAccount { acct: u8 },
+    Cancel {
+        acct: u8,
+        sym: u8,
+        pick: u8,
+        by_coid: bool,
+    },
+    CancelAll {
+        acct: u8,
+        sym: Option<u8>,
+    },
+    Replace {
+        pick: u8,
+        by_coid: bool,
+        allow: bool,
+        amend: bool,
+        order: GenOrder,
+    },
+    Halt {
+        sym: u8,
+    },
+    Resume {
+        sym: u8,
+    },
+    Fees {
+        sym: u8,
+        maker: u16,
+        taker: u16,
+    },
+    FeeAccount {
+        acct: u8,
+    },
 }
 
 pub fn gen_order() -> impl Strategy<Value = GenOrder> {
     (
-        (1u8..=6, prop_oneof![20 => 1u8..=4, 1 => Just(5u8)], any::<bool>(), 0u8..10),
+        (
+            1u8..=6,
+            prop_oneof![20 => 1u8..=4, 1 => Just(5u8)],
+            any::<bool>(),
+            0u8..10,
+        ),
         (0u8..=24, 0u8..=30, 0u16..400, 0u8..12, 0u8..5),
     )
-        .prop_map(|((acct, sym, buy, kind), (price, qty, amount, coid, stp))| GenOrder {
-            acct,
-            sym,
-            buy,
-            kind,
-            price,
-            qty,
-            amount,
-            coid,
-            stp,
-        })
+        .prop_map(
+            |((acct, sym, buy, kind), (price, qty, amount, coid, stp))| GenOrder {
+                acct,
+                sym,
+                buy,
+                kind,
+                price,
+                qty,
+                amount,
+                coid,
+                stp,
+            },
+        )
 }
 
 pub fn op() -> impl Strategy<Value = Op> {
@@ -168,12 +244,28 @@ pub fn place_order(g: &GenOrder) -> PlaceOrder {
     let (_, _, unit) = sym_info(g.sym);
     let amount = u128::from(g.amount) * unit * 10;
     let order_type = match g.kind {
-        0..=3 => OrderType::Limit { price, qty, tif: TimeInForce::Gtc },
-        4 => OrderType::Limit { price, qty, tif: TimeInForce::Ioc },
-        5 => OrderType::Limit { price, qty, tif: TimeInForce::Fok },
+        0..=3 => OrderType::Limit {
+            price,
+            qty,
+            tif: TimeInForce::Gtc,
+        },
+        4 => OrderType::Limit {
+            price,
+            qty,
+            tif: TimeInForce::Ioc,
+        },
+        5 => OrderType::Limit {
+            price,
+            qty,
+            tif: TimeInForce::Fok,
+        },
         6 => OrderType::LimitMaker { price, qty },
-        7 => OrderType::Market { amount: MarketAmount::Base(qty) },
-        _ => OrderType::Market { amount: MarketAmount::Quote(amount) },
+        7 => OrderType::Market {
+            amount: MarketAmount::Base(qty),
+        },
+        _ => OrderType::Market {
+            amount: MarketAmount::Quote(amount),
+        },
     };
     PlaceOrder {
         account: AccountId(u64::from(g.acct)),
@@ -194,7 +286,7 @@ fn target<B: matcher::book::Book>(
 ) -> CancelTarget {
     let open = engine.open_orders(acct, Some(sym));
     // Mostly existing orders; sometimes an id/client id that does not exist.
-    if !open.is_empty() && pick % 8 != 0 {
+    if !open.is_empty() && !pick.is_multiple_of(8) {
         let o = open[usize::from(pick) % open.len()];
         if by_coid {
             CancelTarget::ClientOrderId(o.client_order_id)
@@ -224,16 +316,31 @@ pub fn to_command<B: matcher::book::Book>(engine: &Engine<B>, op: &Op) -> Comman
             tx_id: TxId::new(&format!("w{tx}")).unwrap(),
         },
         Op::Place(g) => Command::PlaceOrder(place_order(g)),
-        Op::Cancel { acct, sym, pick, by_coid } => {
+        Op::Cancel {
+            acct,
+            sym,
+            pick,
+            by_coid,
+        } => {
             let account = AccountId(u64::from(*acct));
             let symbol = SymbolId(u32::from(*sym));
-            Command::Cancel { account, symbol, target: target(engine, account, symbol, *pick, *by_coid) }
+            Command::Cancel {
+                account,
+                symbol,
+                target: target(engine, account, symbol, *pick, *by_coid),
+            }
         }
         Op::CancelAll { acct, sym } => Command::CancelAll {
             account: AccountId(u64::from(*acct)),
             symbol: sym.map(|s| SymbolId(u32::from(s))),
         },
-        Op::Replace { pick, by_coid, allow, amend, order } => {
+        Op::Replace {
+            pick,
+            by_coid,
+            allow,
+            amend,
+            order,
+        } => {
             let mut new_order = place_order(order);
             let t = target(engine, new_order.account, new_order.symbol, *pick, *by_coid);
             // Often turn the request into a same-price decrease to exercise amend-in-place.
@@ -244,10 +351,15 @@ pub fn to_command<B: matcher::book::Book>(engine: &Engine<B>, op: &Op) -> Comman
                         new_order.stp = o.stp;
                         let qty = o.remaining_qty.saturating_sub(u64::from(order.qty % 3));
                         new_order.order_type = match o.kind {
-                            RestingKind::Limit => {
-                                OrderType::Limit { price: o.price, qty, tif: TimeInForce::Gtc }
-                            }
-                            RestingKind::LimitMaker => OrderType::LimitMaker { price: o.price, qty },
+                            RestingKind::Limit => OrderType::Limit {
+                                price: o.price,
+                                qty,
+                                tif: TimeInForce::Gtc,
+                            },
+                            RestingKind::LimitMaker => OrderType::LimitMaker {
+                                price: o.price,
+                                qty,
+                            },
                         };
                     }
                 }
@@ -262,8 +374,12 @@ pub fn to_command<B: matcher::book::Book>(engine: &Engine<B>, op: &Op) -> Comman
                 new_order,
             })
         }
-        Op::Halt { sym } => Command::HaltSymbol { symbol: SymbolId(u32::from(*sym)) },
-        Op::Resume { sym } => Command::ResumeSymbol { symbol: SymbolId(u32::from(*sym)) },
+        Op::Halt { sym } => Command::HaltSymbol {
+            symbol: SymbolId(u32::from(*sym)),
+        },
+        Op::Resume { sym } => Command::ResumeSymbol {
+            symbol: SymbolId(u32::from(*sym)),
+        },
         Op::Fees { sym, maker, taker } => {
             let mut cfg = match random_setup().into_iter().nth(2 + usize::from(*sym)) {
                 Some(Command::UpsertSymbol(c)) => c,
@@ -274,13 +390,21 @@ pub fn to_command<B: matcher::book::Book>(engine: &Engine<B>, op: &Op) -> Comman
             Command::UpsertSymbol(cfg)
         }
         Op::FeeAccount { acct } => Command::SetFeeAccount {
-            account: if *acct == 7 { FEE_ACCOUNT } else { AccountId(u64::from(*acct)) },
+            account: if *acct == 7 {
+                FEE_ACCOUNT
+            } else {
+                AccountId(u64::from(*acct))
+            },
         },
     }
 }
 
 pub fn sequenced(seq: u64, command: Command) -> SequencedCommand {
-    SequencedCommand { seq, ts_ms: 1_700_000_000_000 + seq * 3, command }
+    SequencedCommand {
+        seq,
+        ts_ms: 1_700_000_000_000 + seq * 3,
+        command,
+    }
 }
 
 pub fn encode_events(events: &[Event]) -> Vec<u8> {

@@ -1,0 +1,475 @@
+//! Matching engine benchmark (`cargo bench -p matcher --bench matching`).
+//!
+//! Two pre-generated workloads (generation is not timed):
+//! 1. exchange-core's mix: 9% GTC, 3% IOC, 6% cancel, 82% move (cancel-replace to a new
+//!    price), 1K accounts, one symbol, ~1K resting orders over ~750 price levels.
+//! 2. a trade-heavy mix over 8 symbols: aggressive IOC/GTC limits and MARKET orders sweeping
+//!    several levels, passive GTC replenishment, cancels and moves.
+//!
+//! For each: single-thread throughput (commands/s, closed loop), then per-command latency at a
+//! fixed offered load of 1M commands/s, open loop: command i is due at t0 + i us; latency is
+//! measured from the due time to the end of `apply` (so falling behind counts). Risk checks,
+//! fees and event generation are included in every measurement.
+
+// Floats only for reporting rates and percentages, never near a balance.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_arithmetic)]
+
+use hdrhistogram::Histogram;
+use matcher::*;
+use std::time::{Duration, Instant};
+
+/// Small deterministic PRNG (splitmix64) so the workload is reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+    fn chance(&mut self, per_10k: u64) -> bool {
+        self.below(10_000) < per_10k
+    }
+}
+
+const ACCOUNTS: u64 = 1000;
+const CENTER: u64 = 100_000;
+const HALF_SPREAD_LEVELS: u64 = 375;
+
+struct Gen {
+    rng: Rng,
+    engine: Engine,
+    commands: Vec<SequencedCommand>,
+    setup_len: usize,
+    seq: u64,
+    coid: u64,
+    out: Vec<Event>,
+    symbols: u32,
+}
+
+impl Gen {
+    fn new(seed: u64, symbols: u32) -> Self {
+        let mut g = Gen {
+            rng: Rng(seed),
+            engine: Engine::new(EngineConfig {
+                fee_account: AccountId(0),
+                max_open_orders_per_account: 1000,
+            }),
+            commands: Vec::new(),
+            setup_len: 0,
+            seq: 0,
+            coid: 0,
+            out: Vec::new(),
+            symbols,
+        };
+        g.push(Command::UpsertAsset(AssetConfig {
+            id: AssetId(1),
+            code: "USDT".into(),
+            scale: 6,
+        }));
+        for s in 1..=symbols {
+            g.push(Command::UpsertAsset(AssetConfig {
+                id: AssetId(1 + s),
+                code: format!("COIN{s}"),
+                scale: 8,
+            }));
+            g.push(Command::UpsertSymbol(SymbolConfig {
+                id: SymbolId(s),
+                name: format!("COIN{s}USDT"),
+                base: AssetId(1 + s),
+                quote: AssetId(1),
+                tick_size: 100,
+                lot_size: 1_000_000,
+                min_qty: 1,
+                max_qty: 1_000_000,
+                max_price: 10_000_000,
+                min_notional: 1,
+                maker_fee_ppm: 1000,
+                taker_fee_ppm: 2000,
+            }));
+        }
+        for a in 1..=ACCOUNTS {
+            for asset in 1..=symbols + 1 {
+                g.push(Command::Deposit {
+                    account: AccountId(a),
+                    asset: AssetId(asset),
+                    amount: 1_000_000_000_000_000,
+                    tx_id: TxId::new(&format!("d{a}-{asset}")).unwrap(),
+                });
+            }
+        }
+        g
+    }
+
+    fn push(&mut self, command: Command) {
+        self.seq += 1;
+        let cmd = SequencedCommand {
+            seq: self.seq,
+            ts_ms: 1_700_000_000_000,
+            command,
+        };
+        self.out.clear();
+        self.engine.apply(&cmd, &mut self.out);
+        self.commands.push(cmd);
+    }
+
+    fn next_coid(&mut self) -> ClientOrderId {
+        self.coid += 1;
+        ClientOrderId::new(&format!("c{}", self.coid)).unwrap()
+    }
+
+    fn account(&mut self) -> AccountId {
+        AccountId(self.rng.range(1, ACCOUNTS))
+    }
+
+    fn symbol(&mut self) -> SymbolId {
+        SymbolId(self.rng.range(1, u64::from(self.symbols)) as u32)
+    }
+
+    fn passive_price(&mut self, side: Side) -> u64 {
+        let d = self.rng.range(1, HALF_SPREAD_LEVELS);
+        match side {
+            Side::Buy => CENTER - d,
+            Side::Sell => CENTER + d,
+        }
+    }
+
+    fn aggressive_price(&mut self, side: Side, depth: u64) -> u64 {
+        let d = self.rng.range(0, depth);
+        match side {
+            Side::Buy => CENTER + d,
+            Side::Sell => CENTER - d,
+        }
+    }
+
+    fn side(&mut self) -> Side {
+        if self.rng.chance(5000) {
+            Side::Buy
+        } else {
+            Side::Sell
+        }
+    }
+
+    fn limit(&mut self, symbol: SymbolId, side: Side, price: u64, qty: u64, tif: TimeInForce) {
+        let client_order_id = self.next_coid();
+        let account = self.account();
+        self.push(Command::PlaceOrder(PlaceOrder {
+            account,
+            symbol,
+            side,
+            order_type: OrderType::Limit { price, qty, tif },
+            client_order_id,
+            stp: StpMode::None,
+        }));
+    }
+
+    /// A random open order of the symbol (by scanning a random account's orders, then any).
+    fn random_open(&mut self, symbol: SymbolId) -> Option<RestingOrder> {
+        for _ in 0..50 {
+            let a = self.account();
+            let open = self.engine.open_orders(a, Some(symbol));
+            if !open.is_empty() {
+                let i = self.rng.below(open.len() as u64) as usize;
+                return Some(*open[i]);
+            }
+        }
+        None
+    }
+
+    fn cancel(&mut self, symbol: SymbolId) {
+        if let Some(o) = self.random_open(symbol) {
+            self.push(Command::Cancel {
+                account: o.account,
+                symbol,
+                target: CancelTarget::OrderId(o.order_id),
+            });
+        }
+    }
+
+    fn moves(&mut self, symbol: SymbolId, aggressive_per_10k: u64) {
+        let Some(o) = self.random_open(symbol) else {
+            return;
+        };
+        let price = if self.rng.chance(aggressive_per_10k) {
+            self.aggressive_price(o.side, 3)
+        } else {
+            self.passive_price(o.side)
+        };
+        let client_order_id = self.next_coid();
+        self.push(Command::CancelReplace(CancelReplace {
+            target: CancelTarget::OrderId(o.order_id),
+            mode: CancelReplaceMode::StopOnFailure,
+            new_order: PlaceOrder {
+                account: o.account,
+                symbol,
+                side: o.side,
+                order_type: OrderType::Limit {
+                    price,
+                    qty: o.remaining_qty,
+                    tif: TimeInForce::Gtc,
+                },
+                client_order_id,
+                stp: StpMode::None,
+            },
+        }));
+    }
+
+    fn prefill(&mut self, per_symbol: usize) {
+        for s in 1..=self.symbols {
+            for _ in 0..per_symbol {
+                let side = self.side();
+                let price = self.passive_price(side);
+                let qty = self.rng.range(1, 100);
+                self.limit(SymbolId(s), side, price, qty, TimeInForce::Gtc);
+            }
+        }
+        self.setup_len = self.commands.len();
+    }
+}
+
+/// exchange-core's mix on one symbol.
+fn exchange_core_mix(n: usize) -> Gen {
+    let mut g = Gen::new(42, 1);
+    g.prefill(1000);
+    let s = SymbolId(1);
+    while g.commands.len() - g.setup_len < n {
+        let r = g.rng.below(100);
+        let open = g.engine.open_order_total();
+        if r < 9 || open < 900 {
+            // GTC, mostly passive; a few cross.
+            let side = g.side();
+            let price = if g.rng.chance(600) {
+                g.aggressive_price(side, 3)
+            } else {
+                g.passive_price(side)
+            };
+            let qty = g.rng.range(1, 100);
+            g.limit(s, side, price, qty, TimeInForce::Gtc);
+        } else if r < 12 {
+            let side = g.side();
+            let price = g.aggressive_price(side, 3);
+            let qty = g.rng.range(1, 100);
+            g.limit(s, side, price, qty, TimeInForce::Ioc);
+        } else if r < 18 || open > 1100 {
+            g.cancel(s);
+        } else {
+            g.moves(s, 600);
+        }
+    }
+    g
+}
+
+/// Trade-heavy mix over 8 symbols.
+fn trade_heavy_mix(n: usize) -> Gen {
+    let mut g = Gen::new(7, 8);
+    g.prefill(500);
+    while g.commands.len() - g.setup_len < n {
+        let s = g.symbol();
+        let r = g.rng.below(100);
+        let side = g.side();
+        if r < 30 {
+            let price = g.aggressive_price(side, 10);
+            let qty = g.rng.range(1, 300);
+            let tif = if g.rng.chance(5000) {
+                TimeInForce::Ioc
+            } else {
+                TimeInForce::Gtc
+            };
+            g.limit(s, side, price, qty, tif);
+        } else if r < 45 {
+            let client_order_id = g.next_coid();
+            let account = g.account();
+            let amount = if g.rng.chance(5000) {
+                MarketAmount::Base(g.rng.range(1, 300))
+            } else {
+                MarketAmount::Quote(u128::from(g.rng.range(1, 300)) * u128::from(CENTER))
+            };
+            g.push(Command::PlaceOrder(PlaceOrder {
+                account,
+                symbol: s,
+                side,
+                order_type: OrderType::Market { amount },
+                client_order_id,
+                stp: StpMode::None,
+            }));
+        } else if r < 85 {
+            let price = g.passive_price(side);
+            let qty = g.rng.range(1, 100);
+            g.limit(s, side, price, qty, TimeInForce::Gtc);
+        } else if r < 95 {
+            g.cancel(s);
+        } else {
+            g.moves(s, 1000);
+        }
+    }
+    g
+}
+
+fn fresh_engine(g: &Gen) -> Engine {
+    let mut e = Engine::new(EngineConfig {
+        fee_account: AccountId(0),
+        max_open_orders_per_account: 1000,
+    });
+    let mut out = Vec::new();
+    for c in &g.commands[..g.setup_len] {
+        out.clear();
+        e.apply(c, &mut out);
+    }
+    e
+}
+
+struct Stats {
+    events: u64,
+    trades: u64,
+    trading_commands: u64,
+}
+
+/// Event statistics of a workload (untimed pass).
+fn stats(g: &Gen) -> Stats {
+    let mut e = fresh_engine(g);
+    let mut out = Vec::with_capacity(1024);
+    let mut s = Stats {
+        events: 0,
+        trades: 0,
+        trading_commands: 0,
+    };
+    for c in &g.commands[g.setup_len..] {
+        out.clear();
+        e.apply(c, &mut out);
+        s.events += out.len() as u64;
+        let t = out
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Trade(_)))
+            .count() as u64;
+        s.trades += t;
+        s.trading_commands += u64::from(t > 0);
+    }
+    s
+}
+
+/// Closed-loop throughput in commands/s (events are produced into a reused Vec and counted).
+fn throughput(g: &Gen) -> f64 {
+    let mut e = fresh_engine(g);
+    let cmds = &g.commands[g.setup_len..];
+    let mut out = Vec::with_capacity(1024);
+    let mut events = 0usize;
+    let start = Instant::now();
+    for c in cmds {
+        out.clear();
+        e.apply(c, &mut out);
+        events += out.len();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    assert!(events >= cmds.len());
+    assert_eq!(e.last_cmd_seq(), g.commands.len() as u64);
+    cmds.len() as f64 / secs
+}
+
+fn open_loop_latency(g: &Gen, per_second: u64) -> (Histogram<u64>, u64) {
+    let mut e = fresh_engine(g);
+    let cmds = &g.commands[g.setup_len..];
+    let mut out = Vec::with_capacity(1024);
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+    let interval_ns = 1_000_000_000 / per_second;
+    let mut late = 0u64;
+    let t0 = Instant::now() + Duration::from_millis(10);
+    for (i, c) in cmds.iter().enumerate() {
+        let due = t0 + Duration::from_nanos(i as u64 * interval_ns);
+        let mut now = Instant::now();
+        if now < due {
+            let ahead = due - now;
+            if ahead > Duration::from_micros(200) {
+                std::thread::sleep(ahead - Duration::from_micros(100));
+            }
+            while Instant::now() < due {
+                std::hint::spin_loop();
+            }
+        } else if now > due + Duration::from_micros(1) {
+            late += 1;
+        }
+        out.clear();
+        e.apply(c, &mut out);
+        now = Instant::now();
+        hist.record((now - due).as_nanos().max(1) as u64).unwrap();
+    }
+    (hist, late)
+}
+
+fn report(name: &str, g: &Gen) {
+    let n = g.commands.len() - g.setup_len;
+    println!(
+        "== {name}: {n} commands (after {} setup commands)",
+        g.setup_len
+    );
+    let e = fresh_engine(g);
+    let levels: usize = (1..=8)
+        .filter_map(|s| e.depth(SymbolId(s), usize::MAX))
+        .map(|d| d.bids.len() + d.asks.len())
+        .sum();
+    println!(
+        "   at start: {} resting orders over {levels} price levels",
+        e.open_order_total()
+    );
+    let s = stats(g);
+    println!(
+        "   {:.2} events/command, {:.1}% of commands trade, {:.3} trades/command",
+        s.events as f64 / n as f64,
+        100.0 * s.trading_commands as f64 / n as f64,
+        s.trades as f64 / n as f64
+    );
+    for run in 1..=3 {
+        println!(
+            "   throughput run {run}: {:.2} M commands/s",
+            throughput(g) / 1e6
+        );
+    }
+    if std::env::var_os("MATCHER_BENCH_THROUGHPUT_ONLY").is_some() {
+        return;
+    }
+    let (h, late) = open_loop_latency(g, 1_000_000);
+    println!(
+        "   latency @ 1M commands/s offered (open loop, from due time): p50 {} ns, p99 {} ns, p99.9 {} ns, p99.99 {} ns, max {} ns; {:.2}% started >1us late",
+        h.value_at_quantile(0.50),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+        h.value_at_quantile(0.9999),
+        h.max(),
+        100.0 * late as f64 / n as f64
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument is ignored.
+    let n: usize = std::env::var("MATCHER_BENCH_COMMANDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000);
+    println!(
+        "command size: {} bytes, event size: {} bytes",
+        std::mem::size_of::<SequencedCommand>(),
+        std::mem::size_of::<Event>()
+    );
+    let t = Instant::now();
+    let g = exchange_core_mix(n);
+    println!(
+        "(generated workload 1 in {:.1}s)",
+        t.elapsed().as_secs_f64()
+    );
+    report("workload 1: exchange-core mix (9% GTC, 3% IOC, 6% cancel, 82% move), 1 symbol, 1K accounts", &g);
+    drop(g);
+    let t = Instant::now();
+    let g = trade_heavy_mix(n);
+    println!(
+        "(generated workload 2 in {:.1}s)",
+        t.elapsed().as_secs_f64()
+    );
+    report("workload 2: trade-heavy, 8 symbols, 1K accounts", &g);
+}
