@@ -88,7 +88,10 @@ fn replay(commands: &[SequencedCommand]) -> (Engine<FastBook>, Vec<Event>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("DIFFERENTIAL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn fast_and_naive_agree_and_invariants_hold(ops in proptest::collection::vec(op(), 1..400)) {

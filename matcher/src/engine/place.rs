@@ -110,7 +110,12 @@ impl Taker {
 fn check_qty<B>(m: &Market<B>, qty: u64) -> Result<(), RejectReason> {
     if qty == 0 {
         Err(RejectReason::ZeroQuantity)
-    } else if qty > m.config.max_qty {
+    } else if qty > m.config.max_qty
+        || u128::from(qty)
+            .checked_mul(m.config.lot_size)
+            .is_none_or(|b| b > MAX_ASSET_SUPPLY)
+    {
+        // Beyond the supply limit in base units: no balance could ever cover it.
         Err(RejectReason::QuantityTooLarge)
     } else if qty < m.config.min_qty {
         Err(RejectReason::QuantityBelowMinimum)
