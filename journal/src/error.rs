@@ -36,7 +36,9 @@ pub enum JournalError {
     #[error("journal is closed")]
     Closed,
     /// A record's frame is larger than a whole segment (or than the 32-bit length field).
-    #[error("record of {frame_bytes} framed bytes does not fit in a segment of {segment_bytes} bytes")]
+    #[error(
+        "record of {frame_bytes} framed bytes does not fit in a segment of {segment_bytes} bytes"
+    )]
     RecordTooLarge {
         /// Size of the record once framed (header + padded payload).
         frame_bytes: u64,

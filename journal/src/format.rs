@@ -254,7 +254,10 @@ pub fn check_frame(buf: &[u8]) -> FrameCheck {
     if hasher.finalize() != u32_at(h, 4) {
         return FrameCheck::Damaged("checksum mismatch");
     }
-    if buf[HEADER_LEN + payload_len as usize..total].iter().any(|&b| b != 0) {
+    if buf[HEADER_LEN + payload_len as usize..total]
+        .iter()
+        .any(|&b| b != 0)
+    {
         return FrameCheck::Damaged("non-zero padding");
     }
     FrameCheck::Valid(FrameHeader {
@@ -291,7 +294,14 @@ mod tests {
         for len in [0usize, 1, 7, 8, 9, 100, 1000] {
             let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
             let mut out = Vec::new();
-            encode_frame(&mut out, RecordKind::Event, 3, 42, &payload, crc32fast::hash(&payload));
+            encode_frame(
+                &mut out,
+                RecordKind::Event,
+                3,
+                42,
+                &payload,
+                crc32fast::hash(&payload),
+            );
             assert_eq!(out.len(), frame_len(len));
             assert_eq!(out.len() % ALIGN, 0);
             match check_frame(&out) {
@@ -319,7 +329,10 @@ mod tests {
     fn zero_header_is_end_and_short_garbage_is_damage() {
         assert_eq!(check_frame(&[0u8; 64]), FrameCheck::End);
         assert_eq!(check_frame(&[0u8; 5]), FrameCheck::End);
-        assert_eq!(check_frame(&[1u8; 5]), FrameCheck::Damaged("incomplete header"));
+        assert_eq!(
+            check_frame(&[1u8; 5]),
+            FrameCheck::Damaged("incomplete header")
+        );
         assert_eq!(check_frame(&[0xffu8; 64]), FrameCheck::Damaged("bad magic"));
     }
 }

@@ -26,7 +26,8 @@ use crate::format::{encode_frame, frame_len, unchecked_frame_len, RecordKind, HE
 use crate::reader::JournalReader;
 use crate::scan::{scan_dir, SPARSE_EVERY};
 use crate::segment::{
-    fdatasync, fsync_dir, open_rw, preallocate, segment_path, write_zeros, PREALLOC_NAME,
+    fdatasync, fsync_dir, open_rw, preallocate, segment_path, write_zeros, PreallocPace,
+    PREALLOC_NAME,
 };
 use crate::{JournalConfig, JournalError};
 
@@ -204,7 +205,7 @@ impl Journal {
             }
             None => {
                 let path = segment_path(&dir, next_index);
-                let file = preallocate(&tmp, config.segment_bytes)?;
+                let file = preallocate(&tmp, config.segment_bytes, &PreallocPace::urgent())?;
                 std::fs::rename(&tmp, &path)
                     .map_err(|e| JournalError::io("rename new segment", &path, e))?;
                 sparse.insert(next_index, (next_index, 0));
@@ -254,6 +255,7 @@ impl Journal {
             capacity,
             durable_file,
             prealloc: None,
+            prealloc_pace: Arc::new(PreallocPace::default()),
             last_sparse: durable,
         };
         writer.start_prealloc();
@@ -467,6 +469,8 @@ struct Writer {
     durable_file: DurableFile,
     /// The next segment being preallocated in the background.
     prealloc: Option<JoinHandle<Result<File, JournalError>>>,
+    /// Tells the preallocation how far the writer is, and when the writer waits for it.
+    prealloc_pace: Arc<PreallocPace>,
     /// Index of the last sparse-index entry.
     last_sparse: u64,
 }
@@ -519,13 +523,19 @@ impl Writer {
             lock(&shared.state).spare = batch;
         }
         if let Some(handle) = self.prealloc.take() {
+            self.prealloc_pace.set_urgent();
             let _ = handle.join();
         }
     }
 
     /// Writes `records` frames (indices from `first`) in chunks bounded by the batch limits,
     /// each chunk one pwrite (more only across a segment roll) and one fdatasync.
-    fn write_batch(&mut self, batch: &[u8], first: u64, records: usize) -> Result<(), JournalError> {
+    fn write_batch(
+        &mut self,
+        batch: &[u8],
+        first: u64,
+        records: usize,
+    ) -> Result<(), JournalError> {
         let max_records = self.shared.config.max_batch_records;
         let max_bytes = self.shared.config.max_batch_bytes;
         if records <= max_records && batch.len() <= max_bytes {
@@ -546,7 +556,12 @@ impl Writer {
         self.write_chunk(&batch[start..], index, n)
     }
 
-    fn write_chunk(&mut self, chunk: &[u8], first: u64, records: usize) -> Result<(), JournalError> {
+    fn write_chunk(
+        &mut self,
+        chunk: &[u8],
+        first: u64,
+        records: usize,
+    ) -> Result<(), JournalError> {
         let mut rest = chunk;
         let mut index = first;
         loop {
@@ -574,6 +589,7 @@ impl Writer {
                     .write_all_at(&rest[..take_bytes], self.offset)
                     .map_err(|e| JournalError::io("write segment", &self.path, e))?;
                 self.offset += take_bytes as u64;
+                self.prealloc_pace.set_writer_progress(self.offset, self.capacity);
             }
             self.sync()?;
             index += take_records as u64;
@@ -587,8 +603,10 @@ impl Writer {
         self.durable_file.publish(last)?;
         let s = &self.shared;
         s.syncs.fetch_add(1, Ordering::Relaxed);
-        s.synced_records.fetch_add(records as u64, Ordering::Relaxed);
-        s.synced_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        s.synced_records
+            .fetch_add(records as u64, Ordering::Relaxed);
+        s.synced_bytes
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         s.publish_durable(last);
         {
             let mut st = lock(&s.state);
@@ -627,9 +645,12 @@ impl Writer {
     fn start_prealloc(&mut self) {
         let tmp = self.dir.join(PREALLOC_NAME);
         let bytes = self.shared.config.segment_bytes;
+        let pace = Arc::new(PreallocPace::default());
+        pace.set_writer_progress(self.offset, self.capacity);
+        self.prealloc_pace = Arc::clone(&pace);
         let spawned = std::thread::Builder::new()
             .name("journal-prealloc".into())
-            .spawn(move || preallocate(&tmp, bytes));
+            .spawn(move || preallocate(&tmp, bytes, &pace));
         // If no thread can be spawned, the roll preallocates synchronously instead.
         self.prealloc = spawned.ok();
     }
@@ -639,12 +660,16 @@ impl Writer {
     /// and the directory is fsynced before any record goes into it.
     fn roll(&mut self, first_index: u64) -> Result<(), JournalError> {
         let tmp = self.dir.join(PREALLOC_NAME);
+        self.prealloc_pace.set_urgent();
         let file = match self.prealloc.take().map(JoinHandle::join) {
             Some(Ok(result)) => result?,
-            Some(Err(_)) | None => preallocate(&tmp, self.shared.config.segment_bytes)?,
+            Some(Err(_)) | None => {
+                preallocate(&tmp, self.shared.config.segment_bytes, &PreallocPace::urgent())?
+            }
         };
         let path = segment_path(&self.dir, first_index);
-        std::fs::rename(&tmp, &path).map_err(|e| JournalError::io("rename new segment", &path, e))?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| JournalError::io("rename new segment", &path, e))?;
         fsync_dir(&self.dir)?;
         self.file = file;
         self.path = path;
@@ -680,9 +705,14 @@ mod tests {
             .store(true, Ordering::SeqCst);
         let doomed = j.append(RecordKind::Command, b"doomed").unwrap();
         let err = j.wait_durable_blocking(doomed).unwrap_err();
-        assert!(matches!(err, JournalError::Failed(ref m) if m.contains("injected")), "{err}");
+        assert!(
+            matches!(err, JournalError::Failed(ref m) if m.contains("injected")),
+            "{err}"
+        );
         // Async waiters see the failure too.
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let async_err = rt.block_on(j.wait_durable(doomed)).unwrap_err();
         assert!(matches!(async_err, JournalError::Failed(_)));
         // Every later append fails; the durable index never moves past the failure.
@@ -716,7 +746,10 @@ mod tests {
             // Some of these may already be refused once the failure has happened.
             let _ = j.append(RecordKind::Event, b"x");
         }
-        assert!(matches!(waiter.join().unwrap(), Err(JournalError::Failed(_))));
+        assert!(matches!(
+            waiter.join().unwrap(),
+            Err(JournalError::Failed(_))
+        ));
     }
 
     #[test]
@@ -744,7 +777,13 @@ mod tests {
         let other = j.clone();
         j.close().unwrap();
         other.wait_durable_blocking(i).unwrap();
-        assert!(matches!(other.wait_durable_blocking(i + 1), Err(JournalError::Closed)));
-        assert!(matches!(other.append(RecordKind::Command, b"b"), Err(JournalError::Closed)));
+        assert!(matches!(
+            other.wait_durable_blocking(i + 1),
+            Err(JournalError::Closed)
+        ));
+        assert!(matches!(
+            other.append(RecordKind::Command, b"b"),
+            Err(JournalError::Closed)
+        ));
     }
 }

@@ -319,10 +319,7 @@ impl JournalReader {
             let header = match check_frame(frame) {
                 FrameCheck::Valid(h) if h.index == index => h,
                 FrameCheck::Valid(h) => {
-                    return Err(pos.corrupt(format!(
-                        "expected index {index}, found {}",
-                        h.index
-                    )))
+                    return Err(pos.corrupt(format!("expected index {index}, found {}", h.index)))
                 }
                 FrameCheck::End => {
                     self.roll(index)?;

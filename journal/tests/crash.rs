@@ -41,7 +41,9 @@ fn crash_child_process() {
                     let batch = 1 + x % 40;
                     let mut appended = Vec::new();
                     for _ in 0..batch {
-                        let idx = j.append(RecordKind::Command, &common::payload_for(stream, seq)).unwrap();
+                        let idx = j
+                            .append(RecordKind::Command, &common::payload_for(stream, seq))
+                            .unwrap();
                         appended.push((idx, seq));
                         seq += 1;
                     }
@@ -61,7 +63,11 @@ fn crash_child_process() {
 }
 
 fn rng_seed() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1
 }
 
 #[test]
@@ -77,7 +83,13 @@ fn crash_mid_batch_loses_nothing_reported_durable() {
         x ^= x << 17;
         let kill_after = Duration::from_millis(150 + x % 350);
         let mut child = Command::new(&exe)
-            .args([CHILD_TEST, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                CHILD_TEST,
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, tmp.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -98,7 +110,9 @@ fn crash_mid_batch_loses_nothing_reported_durable() {
             }
         });
         // Wait until the child is really appending, then let it run a random while.
-        let first = rx.recv_timeout(Duration::from_secs(30)).expect("child never reported");
+        let first = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("child never reported");
         let started = Instant::now();
         while started.elapsed() < kill_after {
             std::thread::sleep(Duration::from_millis(5));
@@ -108,7 +122,10 @@ fn crash_mid_batch_loses_nothing_reported_durable() {
         collector.join().unwrap();
         let mut reported = vec![first];
         reported.extend(rx.try_iter());
-        assert!(reported.len() > 1, "round {round}: child reported too little");
+        assert!(
+            reported.len() > 1,
+            "round {round}: child reported too little"
+        );
 
         // Reopen (runs recovery), then check well-formedness and every reported record.
         let j = Journal::open(common::small(tmp.path(), 64 << 10)).unwrap();
@@ -124,7 +141,11 @@ fn crash_mid_batch_loses_nothing_reported_durable() {
             let rec = all
                 .get(idx as usize - 1)
                 .unwrap_or_else(|| panic!("round {round}: durable record {idx} lost"));
-            assert_eq!(common::identity_of(&rec.payload), (stream, seq), "record {idx}");
+            assert_eq!(
+                common::identity_of(&rec.payload),
+                (stream, seq),
+                "record {idx}"
+            );
         }
         println!(
             "round {round}: killed after {kill_after:?}; {} reported durable, {} on disk, {} segments",

@@ -35,7 +35,12 @@ fn frames(data: &[u8]) -> Vec<(usize, usize, usize, u64)> {
     let mut out = Vec::new();
     let mut off = 0;
     while let FrameCheck::Valid(h) = check_frame(&data[off..]) {
-        out.push((off, off + 32 + h.payload_len as usize, off + h.frame_len(), h.index));
+        out.push((
+            off,
+            off + 32 + h.payload_len as usize,
+            off + h.frame_len(),
+            h.index,
+        ));
         off += h.frame_len();
     }
     out
@@ -75,12 +80,21 @@ fn torn_tail_at_every_offset_is_truncated_and_appends_continue() {
     let pristine_dir = tmp.path().join("pristine");
     build(&pristine_dir);
     let firsts = list_segments(&pristine_dir).unwrap();
-    assert!(firsts.len() >= 3, "the log should span several segments: {firsts:?}");
+    assert!(
+        firsts.len() >= 3,
+        "the log should span several segments: {firsts:?}"
+    );
     let last_seg = *firsts.last().unwrap();
-    let seg_name = segment_path(&pristine_dir, last_seg).file_name().unwrap().to_owned();
+    let seg_name = segment_path(&pristine_dir, last_seg)
+        .file_name()
+        .unwrap()
+        .to_owned();
     let pristine = fs::read(pristine_dir.join(&seg_name)).unwrap();
     let recs = frames(&pristine);
-    assert!(recs.len() >= 3, "last segment should hold at least 3 records");
+    assert!(
+        recs.len() >= 3,
+        "last segment should hold at least 3 records"
+    );
     let tail = &recs[recs.len() - 3..];
     let end = tail[2].2;
     let total = SIZES.len() as u64;
@@ -159,13 +173,48 @@ struct FlipCase {
 }
 
 const FLIPS: &[FlipCase] = &[
-    FlipCase { name: "payload of a middle record in the last segment", segment: -1, record: 0, byte: 40 },
-    FlipCase { name: "length field of a middle record in the last segment", segment: -1, record: 1, byte: 1 },
-    FlipCase { name: "magic of a middle record in the last segment", segment: -1, record: 1, byte: 9 },
-    FlipCase { name: "index of a middle record in the last segment", segment: -1, record: 0, byte: 24 },
-    FlipCase { name: "payload of the first record of the first segment", segment: 0, record: 0, byte: 33 },
-    FlipCase { name: "checksum of the last record of the first (sealed) segment", segment: 0, record: -1, byte: 5 },
-    FlipCase { name: "kind byte of a record in a middle segment", segment: 1, record: 0, byte: 12 },
+    FlipCase {
+        name: "payload of a middle record in the last segment",
+        segment: -1,
+        record: 0,
+        byte: 40,
+    },
+    FlipCase {
+        name: "length field of a middle record in the last segment",
+        segment: -1,
+        record: 1,
+        byte: 1,
+    },
+    FlipCase {
+        name: "magic of a middle record in the last segment",
+        segment: -1,
+        record: 1,
+        byte: 9,
+    },
+    FlipCase {
+        name: "index of a middle record in the last segment",
+        segment: -1,
+        record: 0,
+        byte: 24,
+    },
+    FlipCase {
+        name: "payload of the first record of the first segment",
+        segment: 0,
+        record: 0,
+        byte: 33,
+    },
+    FlipCase {
+        name: "checksum of the last record of the first (sealed) segment",
+        segment: 0,
+        record: -1,
+        byte: 5,
+    },
+    FlipCase {
+        name: "kind byte of a record in a middle segment",
+        segment: 1,
+        record: 0,
+        byte: 12,
+    },
 ];
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -187,7 +236,11 @@ fn pick<T: Copy>(v: &[T], i: isize) -> T {
 
 fn assert_corrupt(err: JournalError, segment: &Path, offset: u64, what: &str) {
     match err {
-        JournalError::Corrupt { segment: s, offset: o, reason } => {
+        JournalError::Corrupt {
+            segment: s,
+            offset: o,
+            reason,
+        } => {
             assert_eq!(s, segment, "{what}: {reason}");
             assert_eq!(o, offset, "{what}: {reason}");
         }
@@ -234,7 +287,10 @@ fn damage_to_the_very_last_record_is_a_torn_tail_not_corruption() {
     data[off + 33] ^= 1;
     fs::write(&seg, &data).unwrap();
     let report = scan(tmp.path()).unwrap();
-    assert_eq!(report.torn_tail.as_ref().map(|t| t.offset), Some(off as u64));
+    assert_eq!(
+        report.torn_tail.as_ref().map(|t| t.offset),
+        Some(off as u64)
+    );
     assert_eq!(report.torn_tail.unwrap().reason, "checksum mismatch");
     let j = Journal::open(common::small(tmp.path(), SEGMENT)).unwrap();
     assert_eq!(j.durable_index(), index - 1);

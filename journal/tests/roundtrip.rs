@@ -94,11 +94,17 @@ fn oversized_records_are_refused_and_do_not_consume_an_index() {
     let tmp = tempfile::tempdir().unwrap();
     let j = Journal::open(common::small(tmp.path(), 4096)).unwrap();
     let err = j.append(RecordKind::Command, &[0u8; 4096]).unwrap_err();
-    assert!(matches!(err, journal::JournalError::RecordTooLarge { .. }), "{err}");
+    assert!(
+        matches!(err, journal::JournalError::RecordTooLarge { .. }),
+        "{err}"
+    );
     // Exactly a segment is fine.
     let i = j.append(RecordKind::Command, &[7u8; 4096 - 32]).unwrap();
     assert_eq!(i, 1);
     j.wait_durable_blocking(i).unwrap();
     j.close().unwrap();
-    assert_eq!(common::read_all(tmp.path())[0].payload, vec![7u8; 4096 - 32]);
+    assert_eq!(
+        common::read_all(tmp.path())[0].payload,
+        vec![7u8; 4096 - 32]
+    );
 }

@@ -17,10 +17,17 @@ fn check_stream(name: &str, records: &[Record]) {
     assert_eq!(records.len() as u64, total, "{name}");
     let mut next_seq: HashMap<u64, u64> = HashMap::new();
     for (i, rec) in records.iter().enumerate() {
-        assert_eq!(rec.index, i as u64 + 1, "{name}: indices must be gap-free and ordered");
+        assert_eq!(
+            rec.index,
+            i as u64 + 1,
+            "{name}: indices must be gap-free and ordered"
+        );
         let (producer, seq) = common::identity_of(&rec.payload);
         let expected = next_seq.entry(producer).or_insert(0);
-        assert_eq!(seq, *expected, "{name}: producer {producer} out of order or duplicated");
+        assert_eq!(
+            seq, *expected,
+            "{name}: producer {producer} out of order or duplicated"
+        );
         *expected += 1;
     }
     assert!(next_seq.values().all(|&n| n == PER_PRODUCER), "{name}");
@@ -55,7 +62,9 @@ async fn readers_tail_a_live_writer_exactly_once_in_order() {
             let j = journal.clone();
             std::thread::spawn(move || {
                 for seq in 0..PER_PRODUCER {
-                    let idx = j.append(RecordKind::Command, &common::payload_for(p, seq)).unwrap();
+                    let idx = j
+                        .append(RecordKind::Command, &common::payload_for(p, seq))
+                        .unwrap();
                     if seq % 100 == 99 {
                         j.wait_durable_blocking(idx).unwrap();
                     }
@@ -109,7 +118,10 @@ async fn reader_from_the_middle_and_before_the_first_retained_index() {
     let tmp = tempfile::tempdir().unwrap();
     let journal = Journal::open(common::small(tmp.path(), 4096)).unwrap();
     let payloads: Vec<Vec<u8>> = (0..500).map(|i| common::payload_for(9, i)).collect();
-    let last = journal.append_batch(RecordKind::Command, &payloads).unwrap() + 499;
+    let last = journal
+        .append_batch(RecordKind::Command, &payloads)
+        .unwrap()
+        + 499;
     journal.wait_durable(last).await.unwrap();
 
     for from in [1u64, 2, 250, 499, 500] {
@@ -127,7 +139,10 @@ async fn reader_from_the_middle_and_before_the_first_retained_index() {
     assert!(!removed.removed_segments.is_empty());
     let first_retained = journal::scan(tmp.path()).unwrap().first_index.unwrap();
     assert!(first_retained > 1 && first_retained <= 301);
-    for reader in [journal.reader(1).unwrap(), JournalReader::open(tmp.path(), 1).unwrap()] {
+    for reader in [
+        journal.reader(1).unwrap(),
+        JournalReader::open(tmp.path(), 1).unwrap(),
+    ] {
         let mut reader = reader;
         match reader.try_next() {
             Err(JournalError::IndexNotRetained {

@@ -26,7 +26,11 @@ pub fn payload_for(stream: u64, seq: u64) -> Vec<u8> {
 pub fn identity_of(payload: &[u8]) -> (u64, u64) {
     let stream = u64::from_le_bytes(payload[0..8].try_into().unwrap());
     let seq = u64::from_le_bytes(payload[8..16].try_into().unwrap());
-    assert_eq!(payload, payload_for(stream, seq), "payload content mismatch");
+    assert_eq!(
+        payload,
+        payload_for(stream, seq),
+        "payload content mismatch"
+    );
     (stream, seq)
 }
 

@@ -1,0 +1,112 @@
+//! Snapshots: atomic, checksummed, newest valid wins, retention removes old snapshots and
+//! the segments wholly covered by the oldest kept one (never the active segment).
+
+mod common;
+
+use std::fs;
+
+use journal::segment::list_segments;
+use journal::snapshot::{latest_snapshot, list_snapshots, retain, write_snapshot};
+use journal::{scan, Journal, RecordKind};
+
+#[test]
+fn newest_valid_snapshot_wins_and_corrupt_ones_are_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    assert_eq!(latest_snapshot(dir).unwrap(), None);
+    write_snapshot(dir, 10, b"ten").unwrap();
+    write_snapshot(dir, 20, b"").unwrap();
+    let p30 = write_snapshot(dir, 30, b"thirty").unwrap();
+    assert_eq!(list_snapshots(dir).unwrap(), vec![10, 20, 30]);
+    assert_eq!(
+        latest_snapshot(dir).unwrap(),
+        Some((30, b"thirty".to_vec()))
+    );
+
+    // Every kind of damage to the newest one makes the previous one the latest.
+    let good = fs::read(&p30).unwrap();
+    let damages: Vec<(&str, Vec<u8>)> = vec![
+        ("flipped blob byte", {
+            let mut d = good.clone();
+            *d.last_mut().unwrap() ^= 1;
+            d
+        }),
+        ("flipped index", {
+            let mut d = good.clone();
+            d[8] ^= 1;
+            d
+        }),
+        ("truncated", good[..good.len() - 1].to_vec()),
+        ("appended byte", {
+            let mut d = good.clone();
+            d.push(0);
+            d
+        }),
+        ("empty", Vec::new()),
+    ];
+    for (what, bytes) in damages {
+        fs::write(&p30, &bytes).unwrap();
+        assert_eq!(
+            latest_snapshot(dir).unwrap(),
+            Some((20, Vec::new())),
+            "{what}"
+        );
+    }
+    // No temporary files are left behind.
+    let names: Vec<String> = fs::read_dir(dir.join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().all(|n| n.ends_with(".snap")), "{names:?}");
+}
+
+#[test]
+fn retain_keeps_newest_snapshots_and_drops_covered_segments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let j = Journal::open(common::small(dir, 1024)).unwrap();
+    let payloads: Vec<Vec<u8>> = (0..200).map(|i| common::payload_for(1, i)).collect();
+    let first = j.append_batch(RecordKind::Command, &payloads).unwrap();
+    j.wait_durable_blocking(first + 199).unwrap();
+    let before = scan(dir).unwrap();
+    assert!(before.segments.len() > 5);
+
+    for s in [20u64, 90, 150] {
+        write_snapshot(dir, s, format!("state@{s}").as_bytes()).unwrap();
+    }
+    let report = retain(dir, 2).unwrap();
+    assert_eq!(report.removed_snapshots, vec![20]);
+    assert_eq!(list_snapshots(dir).unwrap(), vec![90, 150]);
+    // Exactly the segments whose last record is <= 90 are gone.
+    let firsts: Vec<u64> = before.segments.iter().map(|s| s.first_index).collect();
+    let expect_removed: Vec<_> = before
+        .segments
+        .iter()
+        .filter(|s| {
+            s.last_index.is_some_and(|l| l <= 90) && s.first_index != *firsts.last().unwrap()
+        })
+        .map(|s| s.path.clone())
+        .collect();
+    assert!(!expect_removed.is_empty());
+    assert_eq!(report.removed_segments, expect_removed);
+    let after = scan(dir).unwrap();
+    let first_kept = after.first_index.unwrap();
+    assert!(
+        first_kept <= 91,
+        "record 91 must be retained, first is {first_kept}"
+    );
+    assert_eq!(after.last_index, Some(200));
+
+    // A snapshot past the end never removes the active segment.
+    write_snapshot(dir, 10_000, b"future").unwrap();
+    retain(dir, 1).unwrap();
+    let segs = list_segments(dir).unwrap();
+    assert_eq!(segs.len(), 1);
+    j.close().unwrap();
+
+    // The journal reopens on the retained suffix and keeps counting.
+    let j = Journal::open(common::small(dir, 1024)).unwrap();
+    assert_eq!(j.append(RecordKind::Command, b"next").unwrap(), 201);
+    // Nothing is removed without a kept valid snapshot.
+    assert_eq!(retain(dir, 0).unwrap(), Default::default());
+}
