@@ -101,6 +101,7 @@ pub fn read_from(file: &File, path: &Path) -> Result<Option<u64>, JournalError> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -53,6 +53,12 @@ pub enum JournalError {
         /// The first index still on disk.
         first_retained: u64,
     },
+    /// Another writer (in this or another process) has the journal directory open.
+    #[error("journal directory {} is already open by another writer", dir.display())]
+    AlreadyOpen {
+        /// The journal directory.
+        dir: PathBuf,
+    },
     /// The configuration is unusable.
     #[error("invalid journal configuration: {0}")]
     InvalidConfig(String),

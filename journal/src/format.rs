@@ -276,6 +276,7 @@ pub(crate) fn unchecked_frame_len(header: &[u8]) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

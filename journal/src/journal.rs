@@ -26,8 +26,8 @@ use crate::format::{encode_frame, frame_len, unchecked_frame_len, RecordKind, HE
 use crate::reader::JournalReader;
 use crate::scan::{scan_dir, SPARSE_EVERY};
 use crate::segment::{
-    fdatasync, fsync_dir, open_rw, preallocate, segment_path, write_zeros, PreallocPace,
-    PREALLOC_NAME,
+    fdatasync, fsync_dir, list_segments, lock_dir, open_rw, preallocate, segment_path, write_zeros,
+    PreallocPace, PREALLOC_NAME,
 };
 use crate::{JournalConfig, JournalError};
 
@@ -177,6 +177,7 @@ impl Journal {
         config.validate()?;
         let dir = config.dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| JournalError::io("create directory", &dir, e))?;
+        let lock_file = lock_dir(&dir)?;
         let tmp = dir.join(PREALLOC_NAME);
         match std::fs::remove_file(&tmp) {
             Ok(()) => {}
@@ -255,6 +256,7 @@ impl Journal {
             capacity,
             durable_file,
             prealloc: None,
+            _lock: lock_file,
             prealloc_pace: Arc::new(PreallocPace::default()),
             last_sparse: durable,
         };
@@ -469,6 +471,8 @@ struct Writer {
     durable_file: DurableFile,
     /// The next segment being preallocated in the background.
     prealloc: Option<JoinHandle<Result<File, JournalError>>>,
+    /// The directory lock, held as long as the writer runs.
+    _lock: File,
     /// Tells the preallocation how far the writer is, and when the writer waits for it.
     prealloc_pace: Arc<PreallocPace>,
     /// Index of the last sparse-index entry.
@@ -589,7 +593,8 @@ impl Writer {
                     .write_all_at(&rest[..take_bytes], self.offset)
                     .map_err(|e| JournalError::io("write segment", &self.path, e))?;
                 self.offset += take_bytes as u64;
-                self.prealloc_pace.set_writer_progress(self.offset, self.capacity);
+                self.prealloc_pace
+                    .set_writer_progress(self.offset, self.capacity);
             }
             self.sync()?;
             index += take_records as u64;
@@ -641,6 +646,19 @@ impl Writer {
             .insert(index, (self.seg_first, self.offset));
     }
 
+    /// Drops sparse-index entries for segments that retention has removed.
+    fn prune_sparse(&self) -> Result<(), JournalError> {
+        if let Some(&first) = list_segments(&self.dir)?.first() {
+            let mut sparse = self
+                .shared
+                .sparse
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            *sparse = sparse.split_off(&first);
+        }
+        Ok(())
+    }
+
     /// Starts preallocating the next segment in the background.
     fn start_prealloc(&mut self) {
         let tmp = self.dir.join(PREALLOC_NAME);
@@ -663,9 +681,11 @@ impl Writer {
         self.prealloc_pace.set_urgent();
         let file = match self.prealloc.take().map(JoinHandle::join) {
             Some(Ok(result)) => result?,
-            Some(Err(_)) | None => {
-                preallocate(&tmp, self.shared.config.segment_bytes, &PreallocPace::urgent())?
-            }
+            Some(Err(_)) | None => preallocate(
+                &tmp,
+                self.shared.config.segment_bytes,
+                &PreallocPace::urgent(),
+            )?,
         };
         let path = segment_path(&self.dir, first_index);
         std::fs::rename(&tmp, &path)
@@ -677,12 +697,14 @@ impl Writer {
         self.offset = 0;
         self.capacity = self.shared.config.segment_bytes;
         self.add_sparse(first_index);
+        self.prune_sparse()?;
         self.start_prealloc();
         Ok(())
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::sync::atomic::Ordering;

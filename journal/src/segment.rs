@@ -137,7 +137,9 @@ pub fn preallocate(path: &Path, bytes: u64, pace: &PreallocPace) -> Result<File,
     let zeros = vec![0u8; PREALLOC_CHUNK];
     let mut at = 0u64;
     while at < bytes {
-        let n = zeros.len().min(usize::try_from(bytes - at).unwrap_or(zeros.len()));
+        let n = zeros
+            .len()
+            .min(usize::try_from(bytes - at).unwrap_or(zeros.len()));
         file.write_all_at(&zeros[..n], at)
             .map_err(|e| JournalError::io("zero-fill segment", path, e))?;
         write_back(&file, path, at, n as u64)?;
@@ -156,7 +158,10 @@ fn write_back(file: &File, path: &Path, offset: u64, len: u64) -> Result<(), Jou
     let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
         | libc::SYNC_FILE_RANGE_WRITE
         | libc::SYNC_FILE_RANGE_WAIT_AFTER;
-    let (Ok(off), Ok(n)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else {
+    let (Ok(off), Ok(n)) = (
+        libc::off64_t::try_from(offset),
+        libc::off64_t::try_from(len),
+    ) else {
         return fdatasync(file, path);
     };
     // SAFETY: plain syscall on a file descriptor we own; no memory is passed.
@@ -167,6 +172,34 @@ fn write_back(file: &File, path: &Path, offset: u64, len: u64) -> Result<(), Jou
         // Not supported here (or failed): fall back to a full fdatasync of the file.
         fdatasync(file, path)
     }
+}
+
+/// Name of the lock file that keeps a second writer out of a journal directory.
+pub const LOCK_NAME: &str = "LOCK";
+
+/// Takes the exclusive writer lock on `dir` (an `flock` on `dir/LOCK`, released when the
+/// returned file is closed, including when the process dies).
+pub fn lock_dir(dir: &Path) -> Result<File, JournalError> {
+    let path = dir.join(LOCK_NAME);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| JournalError::io("open lock file", &path, e))?;
+    // SAFETY: plain syscall on a file descriptor we own; no memory is passed.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.kind() == std::io::ErrorKind::WouldBlock {
+            return Err(JournalError::AlreadyOpen {
+                dir: dir.to_path_buf(),
+            });
+        }
+        return Err(JournalError::io("lock journal directory", &path, err));
+    }
+    Ok(file)
 }
 
 /// Opens an existing segment for reading and writing.
@@ -185,6 +218,7 @@ pub fn fdatasync(file: &File, path: &Path) -> Result<(), JournalError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

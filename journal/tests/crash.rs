@@ -2,6 +2,7 @@
 //! deterministic payloads from several threads and prints each index once it is reported
 //! durable; the parent SIGKILLs it at a random moment, reopens the journal and checks that
 //! every record reported durable is present and intact and the log is well-formed.
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Recovery: torn tails at every byte offset are truncated; corruption in the middle is
 //! refused with the right segment and offset, and `scan` reports the same.
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Random records round-trip across segment rolls and reopens, read back from random indexes.
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
 mod common;
 
@@ -107,4 +108,17 @@ fn oversized_records_are_refused_and_do_not_consume_an_index() {
         common::read_all(tmp.path())[0].payload,
         vec![7u8; 4096 - 32]
     );
+}
+
+#[test]
+fn a_second_writer_is_refused_until_the_first_closes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let j = Journal::open(common::small(tmp.path(), 4096)).unwrap();
+    let err = Journal::open(common::small(tmp.path(), 4096)).unwrap_err();
+    assert!(
+        matches!(err, journal::JournalError::AlreadyOpen { .. }),
+        "{err}"
+    );
+    j.close().unwrap();
+    Journal::open(common::small(tmp.path(), 4096)).unwrap();
 }

@@ -1,5 +1,6 @@
 //! Snapshots: atomic, checksummed, newest valid wins, retention removes old snapshots and
 //! the segments wholly covered by the oldest kept one (never the active segment).
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Readers tailing a live writer fed by several producer threads: an in-process reader and a
 //! cross-process-style follower (its own file handles, the `durable` file and inotify) both
 //! see every record exactly once, in order, across segment rolls.
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
+#![allow(clippy::unwrap_used)] // tests unwrap: a panic is the failure report
 #![allow(dead_code)]
 
 use std::path::Path;
