@@ -1,4 +1,9 @@
-//! The fast book: `BTreeMap` of price levels, each an intrusive FIFO in a slab.
+//! The fast book: price levels indexed by a `BTreeMap` (price -> level slot), each level an
+//! intrusive FIFO of nodes stored in a slab. A node knows its level, so removing an order or
+//! changing its quantity is O(1) unless the level empties (one `BTreeMap` removal).
+//!
+//! Handles and slot indices come only from this book and the engine that owns it; they are
+//! never persisted (snapshots store orders in priority order).
 
 use super::{Book, BookEntry};
 use crate::command::Side;
@@ -15,6 +20,7 @@ struct Node {
     qty: u64,
     prev: u32,
     next: u32,
+    level: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -24,28 +30,23 @@ struct Level {
     tail: u32,
 }
 
-/// Fast order book. Handles are slab indices (reused after removal; never persisted).
+/// Fast order book. Handles are node slots (reused after removal).
 #[derive(Debug, Default)]
 pub struct FastBook {
     nodes: Vec<Node>,
-    free: Vec<u32>,
-    bids: BTreeMap<u64, Level>,
-    asks: BTreeMap<u64, Level>,
+    free_nodes: Vec<u32>,
+    levels: Vec<Level>,
+    free_levels: Vec<u32>,
+    bids: BTreeMap<u64, u32>,
+    asks: BTreeMap<u64, u32>,
     count: usize,
 }
 
 impl FastBook {
-    fn levels(&self, side: Side) -> &BTreeMap<u64, Level> {
+    fn side_map(&self, side: Side) -> &BTreeMap<u64, u32> {
         match side {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
-        }
-    }
-
-    fn levels_mut(&mut self, side: Side) -> &mut BTreeMap<u64, Level> {
-        match side {
-            Side::Buy => &mut self.bids,
-            Side::Sell => &mut self.asks,
         }
     }
 
@@ -61,14 +62,15 @@ impl FastBook {
     }
 
     fn best_level(&self, side: Side) -> Option<&Level> {
-        match side {
-            Side::Buy => self.bids.last_key_value().map(|(_, l)| l),
-            Side::Sell => self.asks.first_key_value().map(|(_, l)| l),
-        }
+        let slot = match side {
+            Side::Buy => self.bids.last_key_value().map(|(_, l)| *l),
+            Side::Sell => self.asks.first_key_value().map(|(_, l)| *l),
+        }?;
+        self.levels.get(slot as usize)
     }
 
-    fn walk_level(&self, level: &Level, visit: &mut dyn FnMut(&BookEntry) -> bool) -> bool {
-        let mut h = level.head;
+    fn walk_level(&self, slot: u32, visit: &mut dyn FnMut(&BookEntry) -> bool) -> bool {
+        let mut h = self.levels[slot as usize].head;
         while h != NIL {
             if !visit(&self.entry(h)) {
                 return false;
@@ -76,6 +78,24 @@ impl FastBook {
             h = self.nodes[h as usize].next;
         }
         true
+    }
+
+    fn new_level(&mut self) -> u32 {
+        let level = Level {
+            total: 0,
+            head: NIL,
+            tail: NIL,
+        };
+        match self.free_levels.pop() {
+            Some(slot) => {
+                self.levels[slot as usize] = level;
+                slot
+            }
+            None => {
+                self.levels.push(level);
+                (self.levels.len() - 1) as u32
+            }
+        }
     }
 }
 
@@ -88,6 +108,21 @@ impl Book for FastBook {
         account: AccountId,
         qty: u64,
     ) -> (u32, u64) {
+        let existing = match side {
+            Side::Buy => self.bids.get(&price).copied(),
+            Side::Sell => self.asks.get(&price).copied(),
+        };
+        let slot = match existing {
+            Some(slot) => slot,
+            None => {
+                let slot = self.new_level();
+                match side {
+                    Side::Buy => self.bids.insert(price, slot),
+                    Side::Sell => self.asks.insert(price, slot),
+                };
+                slot
+            }
+        };
         let node = Node {
             order_id,
             account,
@@ -95,8 +130,9 @@ impl Book for FastBook {
             qty,
             prev: NIL,
             next: NIL,
+            level: slot,
         };
-        let handle = match self.free.pop() {
+        let handle = match self.free_nodes.pop() {
             Some(h) => {
                 self.nodes[h as usize] = node;
                 h
@@ -107,11 +143,7 @@ impl Book for FastBook {
             }
         };
         self.count += 1;
-        let level = self.levels_mut(side).entry(price).or_insert(Level {
-            total: 0,
-            head: NIL,
-            tail: NIL,
-        });
+        let level = &mut self.levels[slot as usize];
         level.total += qty;
         let total = level.total;
         let old_tail = level.tail;
@@ -138,22 +170,23 @@ impl Book for FastBook {
         if node.next != NIL {
             self.nodes[node.next as usize].prev = node.prev;
         }
-        let levels = self.levels_mut(side);
-        let mut total = 0;
-        if let Some(level) = levels.get_mut(&price) {
-            if level.head == handle {
-                level.head = node.next;
-            }
-            if level.tail == handle {
-                level.tail = node.prev;
-            }
-            level.total -= node.qty;
-            total = level.total;
-            if level.head == NIL {
-                levels.remove(&price);
-            }
+        let level = &mut self.levels[node.level as usize];
+        if level.head == handle {
+            level.head = node.next;
         }
-        self.free.push(handle);
+        if level.tail == handle {
+            level.tail = node.prev;
+        }
+        level.total -= node.qty;
+        let total = level.total;
+        if level.head == NIL {
+            match side {
+                Side::Buy => self.bids.remove(&price),
+                Side::Sell => self.asks.remove(&price),
+            };
+            self.free_levels.push(node.level);
+        }
+        self.free_nodes.push(handle);
         self.count -= 1;
         total
     }
@@ -166,13 +199,9 @@ impl Book for FastBook {
         debug_assert_eq!(node.order_id, order_id);
         let old = node.qty;
         node.qty = qty;
-        match self.levels_mut(side).get_mut(&price) {
-            Some(level) => {
-                level.total = level.total - old + qty;
-                level.total
-            }
-            None => 0,
-        }
+        let level = &mut self.levels[node.level as usize];
+        level.total = level.total - old + qty;
+        level.total
     }
 
     #[inline]
@@ -183,15 +212,15 @@ impl Book for FastBook {
     fn walk(&self, side: Side, visit: &mut dyn FnMut(&BookEntry) -> bool) {
         match side {
             Side::Buy => {
-                for level in self.bids.values().rev() {
-                    if !self.walk_level(level, visit) {
+                for slot in self.bids.values().rev() {
+                    if !self.walk_level(*slot, visit) {
                         return;
                     }
                 }
             }
             Side::Sell => {
-                for level in self.asks.values() {
-                    if !self.walk_level(level, visit) {
+                for slot in self.asks.values() {
+                    if !self.walk_level(*slot, visit) {
                         return;
                     }
                 }
@@ -200,19 +229,23 @@ impl Book for FastBook {
     }
 
     fn level_qty(&self, side: Side, price: u64) -> u64 {
-        self.levels(side).get(&price).map_or(0, |l| l.total)
+        self.side_map(side)
+            .get(&price)
+            .and_then(|slot| self.levels.get(*slot as usize))
+            .map_or(0, |l| l.total)
     }
 
     fn depth(&self, side: Side, levels: usize, out: &mut Vec<(u64, u64)>) {
+        let total = |slot: &u32| self.levels.get(*slot as usize).map_or(0, |l| l.total);
         match side {
             Side::Buy => out.extend(
                 self.bids
                     .iter()
                     .rev()
                     .take(levels)
-                    .map(|(p, l)| (*p, l.total)),
+                    .map(|(p, s)| (*p, total(s))),
             ),
-            Side::Sell => out.extend(self.asks.iter().take(levels).map(|(p, l)| (*p, l.total))),
+            Side::Sell => out.extend(self.asks.iter().take(levels).map(|(p, s)| (*p, total(s)))),
         }
     }
 

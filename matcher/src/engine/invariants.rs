@@ -122,7 +122,7 @@ impl<B: Book> Engine<B> {
                 in_books,
             });
         }
-        for (id, open) in &self.st.orders {
+        for (id, open) in self.st.orders.iter() {
             let o = &open.order;
             if id.0 >= self.st.next_order_id {
                 return Err(InvariantViolation::OrderIdCounter(*id));

@@ -126,6 +126,67 @@ pub(crate) struct OpenOrder {
     pub(crate) handle: u32,
 }
 
+/// Open orders: a slab of orders plus a small id -> slot index (hash operations move 12-byte
+/// entries instead of whole orders).
+#[derive(Debug, Default)]
+pub(crate) struct OrderStore {
+    index: FxHashMap<OrderId, u32>,
+    slots: Vec<OpenOrder>,
+    free: Vec<u32>,
+}
+
+impl OrderStore {
+    #[inline]
+    pub(crate) fn get(&self, id: &OrderId) -> Option<&OpenOrder> {
+        self.index.get(id).and_then(|i| self.slots.get(*i as usize))
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, id: &OrderId) -> Option<&mut OpenOrder> {
+        let i = *self.index.get(id)?;
+        self.slots.get_mut(i as usize)
+    }
+
+    pub(crate) fn contains_key(&self, id: &OrderId) -> bool {
+        self.index.contains_key(id)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Inserts a new order (the id must not be present).
+    pub(crate) fn insert(&mut self, id: OrderId, order: OpenOrder) {
+        let slot = match self.free.pop() {
+            Some(i) => {
+                if let Some(s) = self.slots.get_mut(i as usize) {
+                    *s = order;
+                }
+                i
+            }
+            None => {
+                self.slots.push(order);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let previous = self.index.insert(id, slot);
+        debug_assert!(previous.is_none(), "order inserted twice");
+    }
+
+    pub(crate) fn remove(&mut self, id: &OrderId) -> Option<OpenOrder> {
+        let i = self.index.remove(id)?;
+        self.free.push(i);
+        self.slots.get(i as usize).copied()
+    }
+
+    /// All open orders, in no particular order (callers must not depend on it).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&OrderId, &OpenOrder)> {
+        self.index
+            .iter()
+            .filter_map(|(id, i)| self.slots.get(*i as usize).map(|o| (id, o)))
+    }
+}
+
 /// Per-account data.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Account {
@@ -159,7 +220,7 @@ pub(crate) struct State {
     pub(crate) accounts: FxHashMap<AccountId, Account>,
     /// Balances by (account, asset): one probe per balance operation.
     pub(crate) balances: FxHashMap<(AccountId, AssetId), Balance>,
-    pub(crate) orders: FxHashMap<OrderId, OpenOrder>,
+    pub(crate) orders: OrderStore,
     pub(crate) deposit_ids: BTreeSet<TxId>,
     pub(crate) withdrawal_ids: BTreeSet<TxId>,
     // Per-command scratch (never persisted).
