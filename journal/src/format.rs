@@ -4,16 +4,20 @@
 //!
 //! The log is a directory of segment files named by the index of their first record, as a
 //! 20-digit zero-padded decimal: `00000000000000000001.seg`. Every segment is preallocated at
-//! creation (zero-filled with real writes, then fdatasync'd, so later overwrites never change
+//! creation (zero-filled with real writes, then fsynced, so later overwrites never change
 //! file metadata and a plain `fdatasync` is enough to make appended records durable). Records
 //! are written back to back from offset 0; the unused remainder of a segment stays zero. A
 //! segment is *rolled* (a new one started) when the next record does not fit in the rest of
 //! the current one; a record whose frame is larger than a whole segment is refused.
 //!
 //! Besides segments the directory holds `durable` (the last durable index, for followers in
-//! other processes, see [`crate::durable_file`]), an optional `snapshots/` folder (see
-//! [`crate::snapshot`]) and, transiently, `next.seg.tmp` (a segment being preallocated; it is
-//! deleted by recovery).
+//! other processes, see [`crate::durable_file`]), `LOCK` (an `flock` that keeps a second
+//! writer out), an optional `snapshots/` folder (see [`crate::snapshot`]) and, transiently,
+//! `next.seg.tmp` (the next segment being preallocated; recovery deletes it).
+//!
+//! Rolling is crash-safe: the old segment is fdatasync'd, the new one is zero-filled and
+//! fsynced under its temporary name, renamed to its final name, and the directory is fsynced,
+//! all before the first record is written into it.
 //!
 //! # Record frame
 //!

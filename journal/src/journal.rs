@@ -99,9 +99,12 @@ impl Shared {
     }
 
     /// Enters the failed state: logs, poisons appends and wakes every waiter.
-    fn fail(&self, err: &JournalError) {
-        let msg = err.to_string();
-        tracing::error!(error = %msg, dir = %self.config.dir.display(), "journal failed: fatal I/O error, no further appends accepted");
+    fn fail(&self, msg: String) {
+        tracing::error!(
+            error = %msg,
+            dir = %self.config.dir.display(),
+            "journal failed: fatal error, no further appends accepted"
+        );
         {
             let mut st = lock(&self.state);
             st.failed.get_or_insert_with(|| msg.clone());
@@ -263,7 +266,16 @@ impl Journal {
         writer.start_prealloc();
         let thread = std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || writer.run())
+            .spawn({
+                let shared = Arc::clone(&shared);
+                move || {
+                    // A panic in the writer (a bug) must not leave producers blocked forever.
+                    let run = std::panic::AssertUnwindSafe(|| writer.run());
+                    if std::panic::catch_unwind(run).is_err() {
+                        shared.fail("journal writer thread panicked".to_string());
+                    }
+                }
+            })
             .map_err(|e| JournalError::io("spawn writer thread", &shared.config.dir, e))?;
         Ok(Journal {
             handle: Arc::new(Handle {
@@ -520,7 +532,7 @@ impl Writer {
             drop(st);
 
             if let Err(e) = self.write_batch(&batch, first, records) {
-                shared.fail(&e);
+                shared.fail(e.to_string());
                 break;
             }
             batch.clear();
@@ -789,6 +801,50 @@ mod tests {
         }
         j.wait_durable_blocking(last).unwrap();
         assert_eq!(j.stats().records, 500);
+    }
+
+    #[test]
+    fn batch_limits_split_one_queued_batch_into_several_syncs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = small_config(tmp.path());
+        c.max_batch_records = 3;
+        let j = Journal::open(c).unwrap();
+        let payloads = vec![[1u8; 10]; 10];
+        // One atomic append of 10 records reaches an idle writer as one queued batch.
+        let first = j.append_batch(RecordKind::Command, &payloads).unwrap();
+        j.wait_durable_blocking(first + 9).unwrap();
+        let stats = j.stats();
+        assert_eq!((stats.syncs, stats.records), (4, 10), "3 + 3 + 3 + 1");
+
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = small_config(tmp.path());
+        c.max_batch_bytes = 100; // frames here are 48 bytes: two per sync
+        let j = Journal::open(c).unwrap();
+        let first = j.append_batch(RecordKind::Command, &payloads).unwrap();
+        j.wait_durable_blocking(first + 9).unwrap();
+        assert_eq!(j.stats().syncs, 5);
+    }
+
+    #[test]
+    fn batch_wait_collects_a_full_batch_into_one_sync() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = small_config(tmp.path());
+        c.max_batch_records = 5;
+        c.batch_wait = Some(std::time::Duration::from_secs(5));
+        let j = Journal::open(c).unwrap();
+        let started = std::time::Instant::now();
+        let mut last = 0;
+        for i in 0..5u8 {
+            last = j.append(RecordKind::Command, &[i]).unwrap();
+        }
+        j.wait_durable_blocking(last).unwrap();
+        // The batch filled up, so the writer did not sit out the whole wait.
+        assert!(started.elapsed() < std::time::Duration::from_secs(4));
+        assert_eq!((j.stats().syncs, j.stats().records), (1, 5));
+        // A batch that never fills still goes out once the wait expires, and close drains.
+        let i = j.append(RecordKind::Command, b"alone").unwrap();
+        j.close().unwrap();
+        assert_eq!(crate::scan(tmp.path()).unwrap().last_index, Some(i));
     }
 
     #[test]
