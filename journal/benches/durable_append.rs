@@ -10,7 +10,8 @@
 //! 2. Open-loop latency: records are offered on a fixed schedule (50k, 200k, 1M records/s);
 //!    each record's latency runs from its *intended* send time (so a producer that falls
 //!    behind still pays for it) until a waiter thread observes it durable. The first 0.5 s of
-//!    each run is a warm-up and not recorded.
+//!    each run is a warm-up and not recorded. For reference the same table first shows the
+//!    device's own floor: the duration of single back-to-back write(100 B) + fdatasync calls.
 
 // Rates and percent ratios are reporting arithmetic, nowhere near money.
 #![allow(clippy::float_arithmetic)]
@@ -122,6 +123,40 @@ fn raw_limit(dir: &Path, batch: usize, run: Duration) -> f64 {
     drop(file);
     let _ = std::fs::remove_file(&path);
     rate
+}
+
+/// The device's own latency floor: durations of single write(100 B) + fdatasync calls into
+/// a preallocated file, back to back.
+fn raw_sync_latency(dir: &Path, run: Duration) -> Histogram<u64> {
+    let path = dir.join("raw-latency.dat");
+    let size: u64 = 64 << 20;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .expect("create raw file");
+    let zeros = vec![0u8; 1 << 20];
+    for i in 0..(size >> 20) {
+        file.write_all_at(&zeros, i << 20).expect("zero raw file");
+    }
+    file.sync_all().expect("sync raw file");
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("hist");
+    let buf = [0x5Au8; RECORD];
+    let mut off = 0u64;
+    let start = Instant::now();
+    while start.elapsed() < run {
+        let t = Instant::now();
+        file.write_all_at(&buf, off).expect("raw write");
+        file.sync_data().expect("raw fdatasync");
+        hist.record(t.elapsed().as_nanos().max(1) as u64)
+            .expect("record");
+        off = (off + RECORD as u64) % size;
+    }
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    hist
 }
 
 struct Throughput {
@@ -296,6 +331,18 @@ fn main() {
         println!(
             "{:>10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
             "offered/s", "achieved/s", "p50", "p99", "p99.9", "max", "rec/fsync", "samples"
+        );
+        let raw = raw_sync_latency(dir, run);
+        println!(
+            "{:>10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+            "raw sync",
+            "-",
+            us(raw.value_at_quantile(0.50)),
+            us(raw.value_at_quantile(0.99)),
+            us(raw.value_at_quantile(0.999)),
+            us(raw.max()),
+            "1.0",
+            raw.len()
         );
         for rate in [50_000u64, 200_000, 1_000_000] {
             let l = open_loop(dir, &args, rate, run);

@@ -10,7 +10,7 @@
 //! * [`snapshot`]: checksummed, atomically written snapshots beside the log, and retention.
 //!
 //! Payloads are opaque bytes; this crate knows nothing about their schema. The bytes on disk
-//! are specified in [`format`].
+//! are specified in [`mod@format`].
 
 mod config;
 pub mod durable_file;
