@@ -42,7 +42,7 @@ impl Rng {
 
 const ACCOUNTS: u64 = 1000;
 const CENTER: u64 = 100_000;
-const HALF_SPREAD_LEVELS: u64 = 375;
+const HALF_SPREAD_LEVELS: u64 = 850;
 
 struct Gen {
     rng: Rng,
@@ -246,7 +246,7 @@ fn exchange_core_mix(n: usize) -> Gen {
         if r < 9 || open < 900 {
             // GTC, mostly passive; a few cross.
             let side = g.side();
-            let price = if g.rng.chance(600) {
+            let price = if g.rng.chance(1000) {
                 g.aggressive_price(side, 3)
             } else {
                 g.passive_price(side)
@@ -261,7 +261,7 @@ fn exchange_core_mix(n: usize) -> Gen {
         } else if r < 18 || open > 1100 {
             g.cancel(s);
         } else {
-            g.moves(s, 600);
+            g.moves(s, 1000);
         }
     }
     g
