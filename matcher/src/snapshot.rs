@@ -173,7 +173,7 @@ impl<B: Book> Engine<B> {
             }
         }
         for b in &snapshot.balances {
-            *st.balance_mut(b.account, b.asset) = b.balance;
+            *st.balance_slot(b.account, b.asset) = b.balance;
         }
         let mut markets = BTreeMap::new();
         for s in &snapshot.symbols {
@@ -207,7 +207,6 @@ impl<B: Book> Engine<B> {
                 },
             );
         }
-        st.touched_balances.clear();
         st.deposit_ids = snapshot.deposit_tx_ids.iter().copied().collect();
         st.withdrawal_ids = snapshot.withdrawal_tx_ids.iter().copied().collect();
         let engine = Engine {

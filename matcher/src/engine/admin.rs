@@ -222,8 +222,7 @@ impl<B: Book> Engine<B> {
         }
         self.st.withdrawal_ids.insert(tx_id);
         self.st.supply.entry(asset).or_default().withdrawn += amount;
-        let b = self.st.balance_mut(account, asset);
-        b.available -= amount;
+        self.st.debit_available(account, asset, amount);
         self.st.emit(
             out,
             EventKind::Withdrawn {

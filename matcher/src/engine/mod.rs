@@ -200,19 +200,23 @@ impl<B: Book> Engine<B> {
         self.st.touched_levels = levels;
 
         let mut balances = std::mem::take(&mut self.st.touched_balances);
-        insertion_sort_by_key(&mut balances, |b| *b);
-        balances.dedup();
-        for &(account, asset) in &balances {
-            let b = self.st.balance(account, asset);
-            self.st.emit(
-                out,
-                EventKind::Balance {
-                    account,
-                    asset,
-                    available: b.available,
-                    frozen: b.frozen,
-                },
-            );
+        // Stable sort: the last record of each (account, asset) holds its final value.
+        insertion_sort_by_key(&mut balances, |b| (b.0, b.1));
+        for (i, &(account, asset, b)) in balances.iter().enumerate() {
+            let last = balances
+                .get(i + 1)
+                .is_none_or(|n| (n.0, n.1) != (account, asset));
+            if last {
+                self.st.emit(
+                    out,
+                    EventKind::Balance {
+                        account,
+                        asset,
+                        available: b.available,
+                        frozen: b.frozen,
+                    },
+                );
+            }
         }
         balances.clear();
         self.st.touched_balances = balances;

@@ -226,7 +226,8 @@ pub(crate) struct State {
     // Per-command scratch (never persisted).
     pub(crate) cmd_seq: u64,
     pub(crate) ts_ms: u64,
-    pub(crate) touched_balances: Vec<(AccountId, AssetId)>,
+    /// (account, asset, balance after the change), in order of change.
+    pub(crate) touched_balances: Vec<(AccountId, AssetId, Balance)>,
     /// (symbol, side, price, level total after the change), in order of change.
     pub(crate) touched_levels: Vec<(SymbolId, Side, u64, u64)>,
     pub(crate) scratch_ids: Vec<OrderId>,
@@ -251,12 +252,9 @@ impl State {
             .unwrap_or_default()
     }
 
-    /// Mutable balance, created on demand, marked as touched by this command.
-    #[inline]
-    pub(crate) fn balance_mut(&mut self, account: AccountId, asset: AssetId) -> &mut Balance {
-        if self.touched_balances.last() != Some(&(account, asset)) {
-            self.touched_balances.push((account, asset));
-        }
+    /// The balance slot of (account, asset), created on demand (registering the asset with
+    /// the account). Does not mark it touched: use [`State::update_balance`] for changes.
+    pub(crate) fn balance_slot(&mut self, account: AccountId, asset: AssetId) -> &mut Balance {
         match self.balances.entry((account, asset)) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(v) => {
@@ -269,20 +267,35 @@ impl State {
         }
     }
 
+    /// Applies `change` to a balance and records its new value for this command's `Balance`
+    /// events (the last record of each (account, asset) wins).
+    #[inline]
+    pub(crate) fn update_balance(
+        &mut self,
+        account: AccountId,
+        asset: AssetId,
+        change: impl FnOnce(&mut Balance),
+    ) {
+        let b = self.balance_slot(account, asset);
+        change(b);
+        let value = *b;
+        self.touched_balances.push((account, asset, value));
+    }
+
     pub(crate) fn credit(&mut self, account: AccountId, asset: AssetId, amount: u128) {
         if amount == 0 {
             return;
         }
-        let b = self.balance_mut(account, asset);
-        b.available += amount;
+        self.update_balance(account, asset, |b| b.available += amount);
     }
 
     /// Moves `amount` from available to frozen. Callers check availability first.
     pub(crate) fn freeze(&mut self, account: AccountId, asset: AssetId, amount: u128) {
-        let b = self.balance_mut(account, asset);
-        debug_assert!(b.available >= amount, "freeze beyond available");
-        b.available = b.available.saturating_sub(amount);
-        b.frozen += amount;
+        self.update_balance(account, asset, |b| {
+            debug_assert!(b.available >= amount, "freeze beyond available");
+            b.available = b.available.saturating_sub(amount);
+            b.frozen += amount;
+        });
     }
 
     /// Moves `amount` from frozen back to available.
@@ -290,17 +303,27 @@ impl State {
         if amount == 0 {
             return;
         }
-        let b = self.balance_mut(account, asset);
-        debug_assert!(b.frozen >= amount, "release beyond frozen");
-        b.frozen = b.frozen.saturating_sub(amount);
-        b.available += amount;
+        self.update_balance(account, asset, |b| {
+            debug_assert!(b.frozen >= amount, "release beyond frozen");
+            b.frozen = b.frozen.saturating_sub(amount);
+            b.available += amount;
+        });
     }
 
     /// Removes `amount` from frozen (spent by a fill).
     pub(crate) fn spend_frozen(&mut self, account: AccountId, asset: AssetId, amount: u128) {
-        let b = self.balance_mut(account, asset);
-        debug_assert!(b.frozen >= amount, "spend beyond frozen");
-        b.frozen = b.frozen.saturating_sub(amount);
+        self.update_balance(account, asset, |b| {
+            debug_assert!(b.frozen >= amount, "spend beyond frozen");
+            b.frozen = b.frozen.saturating_sub(amount);
+        });
+    }
+
+    /// Removes `amount` from available (a withdrawal). Callers check availability first.
+    pub(crate) fn debit_available(&mut self, account: AccountId, asset: AssetId, amount: u128) {
+        self.update_balance(account, asset, |b| {
+            debug_assert!(b.available >= amount, "debit beyond available");
+            b.available = b.available.saturating_sub(amount);
+        });
     }
 
     /// Registers a new open order with its account.
