@@ -607,8 +607,9 @@ impl Writer {
                 self.offset += take_bytes as u64;
                 self.prealloc_pace
                     .set_writer_progress(self.offset, self.capacity);
+                self.sync()?;
             }
-            self.sync()?;
+            // (Nothing written here means nothing fitted: the segment was already synced.)
             index += take_records as u64;
             rest = &rest[take_bytes..];
             if rest.is_empty() {
@@ -617,14 +618,15 @@ impl Writer {
             self.roll(index)?;
         }
         let last = first + records as u64 - 1;
-        self.durable_file.publish(last)?;
         let s = &self.shared;
         s.syncs.fetch_add(1, Ordering::Relaxed);
         s.synced_records
             .fetch_add(records as u64, Ordering::Relaxed);
         s.synced_bytes
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        // In-process waiters first (they are the latency-critical ones), then other processes.
         s.publish_durable(last);
+        self.durable_file.publish(last)?;
         {
             let mut st = lock(&s.state);
             st.pending_bytes -= chunk.len();
