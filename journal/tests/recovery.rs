@@ -332,3 +332,90 @@ fn stray_bytes_in_a_sealed_segment_are_corruption() {
     fs::write(&seg, &data).unwrap();
     assert_corrupt(scan(tmp.path()).unwrap_err(), &seg, end as u64, "sealed");
 }
+
+/// Collects what a `tracing` fmt subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn torn_tail_repair_logs_segment_offset_and_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    build(tmp.path());
+    let last = *list_segments(tmp.path()).unwrap().last().unwrap();
+    let seg = segment_path(tmp.path(), last);
+    let mut data = fs::read(&seg).unwrap();
+    let (off, data_end, _, _) = *frames(&data).last().unwrap();
+    data.truncate(data_end - 1); // cut the last payload byte off
+    fs::write(&seg, &data).unwrap();
+
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    let j = tracing::subscriber::with_default(subscriber, || {
+        Journal::open(common::small(tmp.path(), SEGMENT)).unwrap()
+    });
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("WARN"), "{log}");
+    assert!(log.contains(&format!("segment={}", seg.display())), "{log}");
+    assert!(log.contains(&format!("offset={off}")), "{log}");
+    assert!(
+        log.contains("reason=\"frame extends past the end of the segment\""),
+        "{log}"
+    );
+    j.close().unwrap();
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+    /// Arbitrary bytes spliced into the last segment never make recovery panic: opening
+    /// either refuses with `Corrupt` or yields a log that accepts appends and reads back.
+    #[test]
+    fn arbitrary_damage_never_panics(
+        at in 0usize..600,
+        junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..200),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        build(tmp.path());
+        let last = *list_segments(tmp.path()).unwrap().last().unwrap();
+        let seg = segment_path(tmp.path(), last);
+        let mut data = fs::read(&seg).unwrap();
+        let at = at.min(data.len() - 1);
+        let end = (at + junk.len()).min(data.len());
+        data[at..end].copy_from_slice(&junk[..end - at]);
+        fs::write(&seg, &data).unwrap();
+        let scanned = scan(tmp.path());
+        match Journal::open(common::small(tmp.path(), SEGMENT)) {
+            Err(JournalError::Corrupt { segment, .. }) => {
+                proptest::prop_assert!(scanned.is_err());
+                proptest::prop_assert_eq!(segment, seg);
+            }
+            Err(other) => proptest::prop_assert!(false, "unexpected error {}", other),
+            Ok(j) => {
+                let report = scanned.unwrap();
+                let next = j.append(RecordKind::Event, b"x").unwrap();
+                proptest::prop_assert_eq!(next, report.last_index.unwrap_or(0) + 1);
+                j.wait_durable_blocking(next).unwrap();
+                j.close().unwrap();
+                let all = common::read_all(tmp.path());
+                proptest::prop_assert_eq!(all.len() as u64, next);
+                for (i, rec) in all.iter().enumerate().take(next as usize - 1) {
+                    proptest::prop_assert_eq!(&rec.payload, &payload(i));
+                }
+            }
+        }
+    }
+}
