@@ -11,6 +11,31 @@
 //!
 //! Payloads are opaque bytes; this crate knows nothing about their schema. The bytes on disk
 //! are specified in [`mod@format`].
+//!
+//! ```
+//! use journal::{Journal, JournalConfig, JournalReader, RecordKind};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let journal = Journal::open(JournalConfig::new(dir.path()))?;
+//! let index = journal.append(RecordKind::Command, b"opaque payload")?; // 1
+//! journal.wait_durable_blocking(index)?; // durable before visible
+//!
+//! // Any process can follow the directory; only durable records are handed out.
+//! let mut follower = JournalReader::open(dir.path(), 1)?;
+//! let record = follower.try_next()?.expect("record 1 is durable");
+//! assert_eq!((record.index, record.payload.as_slice()), (1, &b"opaque payload"[..]));
+//! assert!(follower.try_next()?.is_none());
+//! journal.close()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Threads: `Journal::open` starts one writer thread and, around segment rolls, a short-lived
+//! preallocation thread. `append` never waits for I/O; it blocks only for backpressure (see
+//! [`JournalConfig::max_pending_bytes`]), so calling it from async code is fine as long as the
+//! bound is not hit routinely. Dropping the last `Journal` clone drains, syncs and joins the
+//! writer (a blocking operation).
 
 mod config;
 pub mod durable_file;
