@@ -89,7 +89,7 @@ fn replay(commands: &[SequencedCommand]) -> (Engine<FastBook>, Vec<Event>) {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("DIFFERENTIAL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48),
+        cases: std::env::var("DIFFERENTIAL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(192),
         ..ProptestConfig::default()
     })]
 

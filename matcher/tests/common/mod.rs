@@ -179,7 +179,7 @@ pub enum Op {
 pub fn gen_order() -> impl Strategy<Value = GenOrder> {
     (
         (
-            1u8..=6,
+            1u8..=10,
             prop_oneof![20 => 1u8..=4, 1 => Just(5u8)],
             any::<bool>(),
             0u8..10,
@@ -203,14 +203,14 @@ pub fn gen_order() -> impl Strategy<Value = GenOrder> {
 
 pub fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        14 => (1u8..=6, 1u8..=4, 1u16..2000, 0u8..250)
+        14 => (1u8..=10, 1u8..=4, 1u16..2000, 0u8..250)
             .prop_map(|(acct, asset, r, tx)| Op::Deposit { acct, asset, r, tx }),
-        2 => (1u8..=6, 1u8..=4, 1u16..2000, 0u8..40)
+        2 => (1u8..=10, 1u8..=4, 1u16..2000, 0u8..40)
             .prop_map(|(acct, asset, r, tx)| Op::Withdraw { acct, asset, r, tx }),
         30 => gen_order().prop_map(Op::Place),
-        5 => (1u8..=6, 1u8..=4, any::<u8>(), any::<bool>())
+        5 => (1u8..=10, 1u8..=4, any::<u8>(), any::<bool>())
             .prop_map(|(acct, sym, pick, by_coid)| Op::Cancel { acct, sym, pick, by_coid }),
-        1 => (1u8..=6, proptest::option::of(1u8..=5))
+        1 => (1u8..=10, proptest::option::of(1u8..=5))
             .prop_map(|(acct, sym)| Op::CancelAll { acct, sym }),
         8 => (any::<u8>(), any::<bool>(), any::<bool>(), any::<bool>(), gen_order())
             .prop_map(|(pick, by_coid, allow, amend, order)| Op::Replace { pick, by_coid, allow, amend, order }),
