@@ -484,7 +484,30 @@ fn report(name: &str, g: &Gen) {
     );
 }
 
+/// How often this machine stalls a busy thread: gaps between consecutive clock reads in a
+/// tight loop for one second (preemption, interrupts, hypervisor steal). Any such gap delays
+/// every command due during it in the open-loop run.
+fn jitter_probe() {
+    let thresholds_ns = [1_000u64, 10_000, 20_000, 50_000, 100_000, 1_000_000];
+    let mut counts = [0u64; 6];
+    let start = Instant::now();
+    let mut last = start;
+    while last - start < Duration::from_secs(1) {
+        let now = Instant::now();
+        let gap = (now - last).as_nanos() as u64;
+        for (c, t) in counts.iter_mut().zip(thresholds_ns) {
+            *c += u64::from(gap > t);
+        }
+        last = now;
+    }
+    println!(
+        "machine jitter probe (1 s busy loop): gaps >1us {}, >10us {}, >20us {}, >50us {}, >100us {}, >1ms {}",
+        counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]
+    );
+}
+
 fn main() {
+    jitter_probe();
     // `cargo bench` passes `--bench`; any other argument is ignored.
     let n: usize = std::env::var("MATCHER_BENCH_COMMANDS")
         .ok()
