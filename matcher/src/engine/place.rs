@@ -232,8 +232,6 @@ impl State {
             Side::Sell => base,
         };
         let available = self.balance(req.account, frozen_asset).available;
-        // (amount to freeze, limit, tif, resting kind, by quote, lots, lots is balance, quote cap,
-        // quote cap is balance)
         let mut t = Taker {
             o: RestingOrder {
                 order_id: OrderId(0),
