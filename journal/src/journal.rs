@@ -509,13 +509,18 @@ impl Writer {
                 break;
             }
             if let Some(wait) = config.batch_wait {
+                // Keep waiting while the batch is below both limits; every producer that
+                // appends meanwhile wakes the writer to re-check (a notified producer clears
+                // `writer_waiting`, so it is set again each time the wait continues).
                 let below = |s: &mut State| {
-                    s.buf_records < config.max_batch_records
+                    let keep_waiting = s.buf_records < config.max_batch_records
                         && s.buf.len() < config.max_batch_bytes
                         && !s.closing
+                        && s.failed.is_none();
+                    s.writer_waiting = keep_waiting;
+                    keep_waiting
                 };
                 if below(&mut st) {
-                    st.writer_waiting = true;
                     st = shared
                         .writer_cv
                         .wait_timeout_while(st, wait, below)
@@ -838,6 +843,8 @@ mod tests {
         let mut last = 0;
         for i in 0..5u8 {
             last = j.append(RecordKind::Command, &[i]).unwrap();
+            // Let the writer wake up and go back to waiting between appends.
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         j.wait_durable_blocking(last).unwrap();
         // The batch filled up, so the writer did not sit out the whole wait.
