@@ -8,9 +8,29 @@
 use super::{Book, BookEntry};
 use crate::command::Side;
 use crate::ids::{AccountId, OrderId};
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 const NIL: u32 = u32::MAX;
+
+/// Takes a free level slot (or a new one) for a new, empty level.
+fn new_level(levels: &mut Vec<Level>, free: &mut Vec<u32>) -> u32 {
+    let level = Level {
+        total: 0,
+        head: NIL,
+        tail: NIL,
+    };
+    match free.pop() {
+        Some(slot) => {
+            levels[slot as usize] = level;
+            slot
+        }
+        None => {
+            levels.push(level);
+            (levels.len() - 1) as u32
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Node {
@@ -79,24 +99,6 @@ impl FastBook {
         }
         true
     }
-
-    fn new_level(&mut self) -> u32 {
-        let level = Level {
-            total: 0,
-            head: NIL,
-            tail: NIL,
-        };
-        match self.free_levels.pop() {
-            Some(slot) => {
-                self.levels[slot as usize] = level;
-                slot
-            }
-            None => {
-                self.levels.push(level);
-                (self.levels.len() - 1) as u32
-            }
-        }
-    }
 }
 
 impl Book for FastBook {
@@ -108,20 +110,14 @@ impl Book for FastBook {
         account: AccountId,
         qty: u64,
     ) -> (u32, u64) {
-        let existing = match side {
-            Side::Buy => self.bids.get(&price).copied(),
-            Side::Sell => self.asks.get(&price).copied(),
+        // One tree descent whether or not the level exists.
+        let map = match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
         };
-        let slot = match existing {
-            Some(slot) => slot,
-            None => {
-                let slot = self.new_level();
-                match side {
-                    Side::Buy => self.bids.insert(price, slot),
-                    Side::Sell => self.asks.insert(price, slot),
-                };
-                slot
-            }
+        let slot = match map.entry(price) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(v) => *v.insert(new_level(&mut self.levels, &mut self.free_levels)),
         };
         let node = Node {
             order_id,
