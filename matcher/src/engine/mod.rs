@@ -7,6 +7,7 @@
 mod admin;
 mod cancel;
 mod invariants;
+mod matching;
 mod place;
 pub(crate) mod state;
 
