@@ -320,6 +320,11 @@ impl<B: Book> Engine<B> {
         self.assets.get(&asset)
     }
 
+    /// An asset by code.
+    pub fn asset_by_code(&self, code: &str) -> Option<&AssetConfig> {
+        self.assets.values().find(|a| a.code == code)
+    }
+
     /// All assets, by ascending id.
     pub fn assets(&self) -> impl Iterator<Item = &AssetConfig> {
         self.assets.values()
