@@ -680,6 +680,10 @@ impl Writer {
 
     /// Starts preallocating the next segment in the background.
     fn start_prealloc(&mut self) {
+        if std::env::var("NO_PREALLOC").is_ok() {
+            self.prealloc = None;
+            return;
+        }
         let tmp = self.dir.join(PREALLOC_NAME);
         let bytes = self.shared.config.segment_bytes;
         let pace = Arc::new(PreallocPace::default());

@@ -71,9 +71,12 @@ pub fn write_zeros(file: &File, path: &Path, from: u64, to: u64) -> Result<(), J
     Ok(())
 }
 
-/// Zero-fill granularity of [`preallocate`]: each chunk is written back before the next, so
-/// at most this much preallocation I/O sits in the device queue ahead of an fdatasync.
+/// Zero-fill granularity of [`preallocate`] while it is ahead of the writer: each chunk is
+/// written back before the next, so at most this much preallocation I/O sits in the device
+/// queue ahead of an fdatasync.
 const PREALLOC_CHUNK: usize = 64 << 10;
+/// Zero-fill granularity while the writer is close behind (or waiting): throughput first.
+const PREALLOC_CHUNK_BEHIND: usize = 1 << 20;
 /// Pause between chunks while a background preallocation is comfortably ahead of the writer.
 const PREALLOC_PACE: Duration = Duration::from_millis(2);
 /// "Comfortably ahead": the preallocation's progress exceeds the writer's progress through
@@ -123,8 +126,9 @@ impl PreallocPace {
 /// every fdatasync commit extent metadata, which costs about half the throughput here), and
 /// they go out in small chunks, each written back (`sync_file_range`) before the next, so a
 /// background preallocation never floods the device queue in front of the writer's
-/// fdatasyncs. While it is comfortably ahead of the writer (see [`PreallocPace`]) it also
-/// pauses between chunks. The pages stay in the page cache, so appends into them later need
+/// fdatasyncs. While it is comfortably ahead of the writer (see [`PreallocPace`]) it uses
+/// small chunks and pauses between them; when the writer is close behind it uses 1 MiB
+/// chunks without pauses. The pages stay in the page cache, so appends into them later need
 /// no read-modify-write.
 pub fn preallocate(path: &Path, bytes: u64, pace: &PreallocPace) -> Result<File, JournalError> {
     let file = OpenOptions::new()
@@ -134,19 +138,23 @@ pub fn preallocate(path: &Path, bytes: u64, pace: &PreallocPace) -> Result<File,
         .truncate(true)
         .open(path)
         .map_err(|e| JournalError::io("create segment", path, e))?;
-    let zeros = vec![0u8; PREALLOC_CHUNK];
+    let zeros = vec![0u8; PREALLOC_CHUNK_BEHIND];
     let mut at = 0u64;
     while at < bytes {
-        let n = zeros
-            .len()
-            .min(usize::try_from(bytes - at).unwrap_or(zeros.len()));
+        let ahead = pace.should_pause(at, bytes);
+        if ahead && at > 0 {
+            std::thread::sleep(PREALLOC_PACE);
+        }
+        let chunk = if ahead {
+            PREALLOC_CHUNK
+        } else {
+            PREALLOC_CHUNK_BEHIND
+        };
+        let n = chunk.min(usize::try_from(bytes - at).unwrap_or(chunk));
         file.write_all_at(&zeros[..n], at)
             .map_err(|e| JournalError::io("zero-fill segment", path, e))?;
         write_back(&file, path, at, n as u64)?;
         at += n as u64;
-        if at < bytes && pace.should_pause(at, bytes) {
-            std::thread::sleep(PREALLOC_PACE);
-        }
     }
     file.sync_all()
         .map_err(|e| JournalError::io("fsync new segment", path, e))?;
