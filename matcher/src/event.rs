@@ -271,6 +271,37 @@ pub struct Trade {
     pub sell_state: OrderState,
 }
 
+/// The payload of [`EventKind::OrderAccepted`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct OrderAccepted {
+    /// Description.
+    pub order: OrderInfo,
+    /// State (status `New`).
+    pub state: OrderState,
+}
+
+/// The payload of [`EventKind::SelfTradePrevented`]: STP DECREMENT reduced both orders without
+/// trading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SelfTradePrevented {
+    /// Symbol.
+    pub symbol: SymbolId,
+    /// The account on both sides.
+    pub account: AccountId,
+    /// Taker order id.
+    pub taker_order_id: OrderId,
+    /// Maker order id.
+    pub maker_order_id: OrderId,
+    /// Price (maker's), ticks.
+    pub price: u64,
+    /// Prevented quantity, lots.
+    pub qty: u64,
+    /// Taker's state after the decrement.
+    pub taker_state: OrderState,
+    /// Maker's state after the decrement.
+    pub maker_state: OrderState,
+    }
+
 /// Outcome of the cancel half of a cancel-replace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum CancelOutcome {
@@ -296,9 +327,9 @@ pub enum NewOrderOutcome {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum EventKind {
     /// An asset was added or updated.
-    AssetUpserted(AssetConfig),
+    AssetUpserted(Box<AssetConfig>),
     /// A symbol was added or updated.
-    SymbolUpserted(SymbolConfig),
+    SymbolUpserted(Box<SymbolConfig>),
     /// A symbol was halted or resumed.
     SymbolStatusChanged {
         /// Symbol.
@@ -319,8 +350,8 @@ pub enum EventKind {
         asset: AssetId,
         /// Amount.
         amount: u128,
-        /// External id.
-        tx_id: TxId,
+        /// External id (boxed: it is large and transfers are rare).
+        tx_id: Box<TxId>,
     },
     /// A deposit with an already-seen `tx_id`: nothing changed.
     DepositDuplicate {
@@ -330,8 +361,8 @@ pub enum EventKind {
         asset: AssetId,
         /// Amount.
         amount: u128,
-        /// External id.
-        tx_id: TxId,
+        /// External id (boxed: it is large and transfers are rare).
+        tx_id: Box<TxId>,
     },
     /// A deposit was rejected.
     DepositRejected {
@@ -341,8 +372,8 @@ pub enum EventKind {
         asset: AssetId,
         /// Amount.
         amount: u128,
-        /// External id.
-        tx_id: TxId,
+        /// External id (boxed: it is large and transfers are rare).
+        tx_id: Box<TxId>,
         /// Why.
         reason: RejectReason,
     },
@@ -354,8 +385,8 @@ pub enum EventKind {
         asset: AssetId,
         /// Amount.
         amount: u128,
-        /// External id.
-        tx_id: TxId,
+        /// External id (boxed: it is large and transfers are rare).
+        tx_id: Box<TxId>,
     },
     /// A withdrawal with an already-seen `tx_id`: nothing changed.
     WithdrawalDuplicate {
@@ -365,8 +396,8 @@ pub enum EventKind {
         asset: AssetId,
         /// Amount.
         amount: u128,
-        /// External id.
-        tx_id: TxId,
+        /// External id (boxed: it is large and transfers are rare).
+        tx_id: Box<TxId>,
     },
     /// A withdrawal was rejected (its `tx_id` is not consumed).
     WithdrawalRejected {
@@ -376,18 +407,13 @@ pub enum EventKind {
         asset: AssetId,
         /// Amount.
         amount: u128,
-        /// External id.
-        tx_id: TxId,
+        /// External id (boxed: it is large and transfers are rare).
+        tx_id: Box<TxId>,
         /// Why.
         reason: RejectReason,
     },
     /// An order was accepted (followed by its trades / expiry, if any).
-    OrderAccepted {
-        /// Description.
-        order: OrderInfo,
-        /// State (status `New`).
-        state: OrderState,
-    },
+    OrderAccepted(Box<OrderAccepted>),
     /// A request was rejected; nothing changed.
     Rejected {
         /// Request kind.
@@ -396,43 +422,26 @@ pub enum EventKind {
         account: Option<AccountId>,
         /// Symbol, when the request names one.
         symbol: Option<SymbolId>,
-        /// Client order id of a rejected order (echoed).
-        client_order_id: Option<ClientOrderId>,
+        /// Client order id of a rejected order (echoed; boxed: it is large).
+        client_order_id: Option<Box<ClientOrderId>>,
         /// Why.
         reason: RejectReason,
     },
     /// A trade.
-    Trade(Trade),
+    Trade(Box<Trade>),
     /// An order was cancelled or expired.
     OrderCancelled {
         /// The order and its final state.
-        order: OrderUpdate,
+        order: Box<OrderUpdate>,
         /// Why.
         reason: CancelReason,
     },
     /// STP DECREMENT reduced both orders without trading.
-    SelfTradePrevented {
-        /// Symbol.
-        symbol: SymbolId,
-        /// The account on both sides.
-        account: AccountId,
-        /// Taker order id.
-        taker_order_id: OrderId,
-        /// Maker order id.
-        maker_order_id: OrderId,
-        /// Price (maker's), ticks.
-        price: u64,
-        /// Prevented quantity, lots.
-        qty: u64,
-        /// Taker's state after the decrement.
-        taker_state: OrderState,
-        /// Maker's state after the decrement.
-        maker_state: OrderState,
-    },
+    SelfTradePrevented(Box<SelfTradePrevented>),
     /// A resting order's quantity was decreased in place by cancel-replace (priority kept).
     OrderAmended {
         /// The order and its new state.
-        order: OrderUpdate,
+        order: Box<OrderUpdate>,
         /// Client order id before the amendment.
         old_client_order_id: ClientOrderId,
     },
@@ -482,4 +491,17 @@ pub enum EventKind {
         /// Frozen by open orders.
         frozen: u128,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events are moved into the caller's `Vec` by value: large payloads are boxed so the
+    /// common ones (book levels, balances, cancel-replace summaries) stay small.
+    #[test]
+    fn events_stay_small() {
+        assert!(std::mem::size_of::<Event>() <= 80);
+        assert!(std::mem::size_of::<EventKind>() <= 56);
+    }
 }

@@ -123,7 +123,8 @@ fn fmt_event(e: &Event) -> String {
             "withdrawal-rejected {account} {} {amount} {tx_id} {reason:?}",
             asset_name(*asset)
         ),
-        EventKind::OrderAccepted { order: o, state: _ } => {
+        EventKind::OrderAccepted(a) => {
+            let o = &a.order;
             let stp = if o.stp == StpMode::None { String::new() } else { format!(" stp={:?}", o.stp) };
             format!(
                 "accepted #{} acct={} {} {} {} coid={} frozen={}{stp}",
@@ -137,7 +138,7 @@ fn fmt_event(e: &Event) -> String {
             )
         }
         EventKind::Rejected { request, client_order_id, reason, .. } => {
-            let coid = client_order_id.map(|c| format!(" coid={c}")).unwrap_or_default();
+            let coid = client_order_id.as_ref().map(|c| format!(" coid={c}")).unwrap_or_default();
             format!("rejected {request:?}{coid} {reason:?} code={}", reason.code())
         }
         EventKind::Trade(t) => format!(
@@ -165,12 +166,14 @@ fn fmt_event(e: &Event) -> String {
             order.state.cum_quote,
             order.state.prevented_qty
         ),
-        EventKind::SelfTradePrevented {
-            taker_order_id, maker_order_id, price, qty, taker_state, maker_state, ..
-        } => format!(
-            "stp taker=#{taker_order_id} maker=#{maker_order_id} {price}x{qty} taker={} maker={}",
-            state(taker_state),
-            state(maker_state)
+        EventKind::SelfTradePrevented(p) => format!(
+            "stp taker=#{} maker=#{} {}x{} taker={} maker={}",
+            p.taker_order_id,
+            p.maker_order_id,
+            p.price,
+            p.qty,
+            state(&p.taker_state),
+            state(&p.maker_state)
         ),
         EventKind::OrderAmended { order, old_client_order_id } => format!(
             "amended #{} coid={}->{} {}",

@@ -63,7 +63,7 @@ impl<B: Book> Engine<B> {
         match check() {
             Ok(()) => {
                 self.assets.insert(c.id, c.clone());
-                self.st.emit(out, EventKind::AssetUpserted(c.clone()));
+                self.st.emit(out, EventKind::AssetUpserted(Box::new(c.clone())));
             }
             Err(e) => self.reject_admin(RequestKind::UpsertAsset, None, e.into(), out),
         }
@@ -102,7 +102,7 @@ impl<B: Book> Engine<B> {
                         self.markets.insert(c.id, market);
                     }
                 }
-                self.st.emit(out, EventKind::SymbolUpserted(c.clone()));
+                self.st.emit(out, EventKind::SymbolUpserted(Box::new(c.clone())));
             }
             Err(e) => self.reject_admin(RequestKind::UpsertSymbol, Some(c.id), e.into(), out),
         }
@@ -142,7 +142,7 @@ impl<B: Book> Engine<B> {
                 account,
                 asset,
                 amount,
-                tx_id,
+                tx_id: Box::new(tx_id),
             };
             return self.st.emit(out, kind);
         }
@@ -165,7 +165,7 @@ impl<B: Book> Engine<B> {
                 account,
                 asset,
                 amount,
-                tx_id,
+                tx_id: Box::new(tx_id),
                 reason,
             };
             return self.st.emit(out, kind);
@@ -179,7 +179,7 @@ impl<B: Book> Engine<B> {
                 account,
                 asset,
                 amount,
-                tx_id,
+                tx_id: Box::new(tx_id),
             },
         );
     }
@@ -197,7 +197,7 @@ impl<B: Book> Engine<B> {
                 account,
                 asset,
                 amount,
-                tx_id,
+                tx_id: Box::new(tx_id),
             };
             return self.st.emit(out, kind);
         }
@@ -215,7 +215,7 @@ impl<B: Book> Engine<B> {
                 account,
                 asset,
                 amount,
-                tx_id,
+                tx_id: Box::new(tx_id),
                 reason,
             };
             return self.st.emit(out, kind);
@@ -229,7 +229,7 @@ impl<B: Book> Engine<B> {
                 account,
                 asset,
                 amount,
-                tx_id,
+                tx_id: Box::new(tx_id),
             },
         );
     }

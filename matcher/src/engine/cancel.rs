@@ -97,7 +97,7 @@ impl State {
         self.emit(
             out,
             EventKind::OrderAmended {
-                order: o.update(o.open_state().status),
+                order: Box::new(o.update(o.open_state().status)),
                 old_client_order_id: old_client_id,
             },
         );
@@ -118,7 +118,7 @@ impl<B: Book> Engine<B> {
             request,
             account: Some(account),
             symbol,
-            client_order_id,
+            client_order_id: client_order_id.map(Box::new),
             reason,
         };
         self.st.emit(out, kind);

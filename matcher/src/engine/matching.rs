@@ -16,7 +16,7 @@ use super::state::{RestingKind, RestingOrder, State};
 use super::Market;
 use crate::book::{crosses, Book, BookEntry};
 use crate::command::{PlaceOrder, Side, StpMode, TimeInForce};
-use crate::event::{CancelReason, Event, EventKind, OrderStatus, Trade};
+use crate::event::{CancelReason, Event, EventKind, OrderStatus, SelfTradePrevented, Trade};
 use crate::fees;
 use crate::ids::{OrderId, TradeId};
 
@@ -200,7 +200,7 @@ impl State {
         self.emit(
             out,
             EventKind::OrderCancelled {
-                order: o.update(status),
+                order: Box::new(o.update(status)),
                 reason,
             },
         );
@@ -255,7 +255,7 @@ impl State {
         self.release(maker_account, asset, surplus);
         self.emit(
             out,
-            EventKind::SelfTradePrevented {
+            EventKind::SelfTradePrevented(Box::new(SelfTradePrevented {
                 symbol: t.o.symbol,
                 account: t.o.account,
                 taker_order_id: t.o.order_id,
@@ -264,7 +264,7 @@ impl State {
                 qty,
                 taker_state,
                 maker_state,
-            },
+            })),
         );
         if maker_done {
             self.remove_resting(
@@ -403,7 +403,7 @@ impl State {
         self.next_trade_id += 1;
         self.emit(
             out,
-            EventKind::Trade(Trade {
+            EventKind::Trade(Box::new(Trade {
                 trade_id,
                 symbol: t.o.symbol,
                 price,
@@ -419,7 +419,7 @@ impl State {
                 fee_asset: quote,
                 buy_state,
                 sell_state,
-            }),
+            })),
         );
     }
 }

@@ -17,7 +17,7 @@ use crate::book::{crosses, Book};
 use crate::command::{MarketAmount, OrderType, PlaceOrder, Side, TimeInForce};
 use crate::config::{SymbolStatus, MAX_ASSET_SUPPLY};
 use crate::event::{
-    CancelReason, Event, EventKind, OrderInfo, OrderStatus, RejectReason, RequestKind,
+    CancelReason, Event, EventKind, OrderAccepted, OrderInfo, OrderStatus, RejectReason, RequestKind,
 };
 use crate::fees;
 use crate::ids::OrderId;
@@ -258,7 +258,10 @@ impl State {
             frozen: freeze,
         };
         let state = t.o.state_with(OrderStatus::New);
-        self.emit(out, EventKind::OrderAccepted { order: info, state });
+        self.emit(
+            out,
+            EventKind::OrderAccepted(Box::new(OrderAccepted { order: info, state })),
+        );
 
         if let (Some(TimeInForce::Fok), Some(price)) = (t.tif, t.limit) {
             if !fok_fillable(&m.book, req, price, t.lots_left) {
@@ -360,7 +363,7 @@ impl State {
         self.emit(
             out,
             EventKind::OrderCancelled {
-                order: t.o.update(status),
+                order: Box::new(t.o.update(status)),
                 reason,
             },
         );
@@ -385,7 +388,7 @@ impl<B: Book> Engine<B> {
                     request: RequestKind::PlaceOrder,
                     account: Some(req.account),
                     symbol: Some(req.symbol),
-                    client_order_id: Some(req.client_order_id),
+                    client_order_id: Some(Box::new(req.client_order_id)),
                     reason,
                 },
             );
