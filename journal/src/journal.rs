@@ -22,7 +22,9 @@ use std::thread::JoinHandle;
 use tokio::sync::watch;
 
 use crate::durable_file::DurableFile;
-use crate::format::{encode_frame, frame_len, unchecked_frame_len, RecordKind, HEADER_LEN};
+use crate::format::{
+    encode_frame, frame_len, mark_sync_unit_start, unchecked_frame_len, RecordKind, HEADER_LEN,
+};
 use crate::reader::JournalReader;
 use crate::scan::{scan_dir, SPARSE_EVERY};
 use crate::segment::{
@@ -470,6 +472,50 @@ fn durable_outcome(p: &Published, index: u64) -> Result<(), JournalError> {
     }
 }
 
+/// The end marker written after every sync unit (see [`crate::format`]).
+const END_MARKER: [u8; HEADER_LEN] = [0; HEADER_LEN];
+
+/// Writes `a` then `b` at `offset` with one `pwritev` (more only after a short write).
+fn write_all_vectored_at(file: &File, a: &[u8], b: &[u8], offset: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let total = a.len() + b.len();
+    let iov = [
+        libc::iovec {
+            iov_base: a.as_ptr() as *mut libc::c_void,
+            iov_len: a.len(),
+        },
+        libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        },
+    ];
+    let off =
+        libc::off_t::try_from(offset).map_err(|_| std::io::Error::other("offset too large"))?;
+    let written = loop {
+        // SAFETY: the iovecs point into live slices for the duration of the call, and
+        // pwritev only reads through them.
+        let rc = unsafe { libc::pwritev(file.as_raw_fd(), iov.as_ptr(), 2, off) };
+        if rc >= 0 {
+            break rc as usize;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    };
+    if written < total {
+        // Short write: finish what is left with plain positioned writes.
+        if written < a.len() {
+            file.write_all_at(&a[written..], offset + written as u64)?;
+            file.write_all_at(b, offset + a.len() as u64)?;
+        } else {
+            let done_b = written - a.len();
+            file.write_all_at(&b[done_b..], offset + written as u64)?;
+        }
+    }
+    Ok(())
+}
+
 /// The writer thread's private state.
 struct Writer {
     shared: Arc<Shared>,
@@ -536,7 +582,7 @@ impl Writer {
             st.buf_records = 0;
             drop(st);
 
-            if let Err(e) = self.write_batch(&batch, first, records) {
+            if let Err(e) = self.write_batch(&mut batch, first, records) {
                 shared.fail(e.to_string());
                 break;
             }
@@ -553,7 +599,7 @@ impl Writer {
     /// each chunk one pwrite (more only across a segment roll) and one fdatasync.
     fn write_batch(
         &mut self,
-        batch: &[u8],
+        batch: &mut [u8],
         first: u64,
         records: usize,
     ) -> Result<(), JournalError> {
@@ -566,7 +612,7 @@ impl Writer {
         while at < batch.len() {
             let flen = unchecked_frame_len(&batch[at..at + HEADER_LEN]);
             if n > 0 && (n == max_records || at + flen - start > max_bytes) {
-                self.write_chunk(&batch[start..at], index, n)?;
+                self.write_chunk(&mut batch[start..at], index, n)?;
                 index += n as u64;
                 start = at;
                 n = 0;
@@ -574,15 +620,18 @@ impl Writer {
             at += flen;
             n += 1;
         }
-        self.write_chunk(&batch[start..], index, n)
+        self.write_chunk(&mut batch[start..], index, n)
     }
 
+    /// Writes one chunk: each piece that lands in one segment is a sync unit (its first frame
+    /// flagged, one pwrite with the end marker after it, one fdatasync).
     fn write_chunk(
         &mut self,
-        chunk: &[u8],
+        chunk: &mut [u8],
         first: u64,
         records: usize,
     ) -> Result<(), JournalError> {
+        let chunk_len = chunk.len();
         let mut rest = chunk;
         let mut index = first;
         loop {
@@ -606,17 +655,22 @@ impl Writer {
                 if index - self.last_sparse >= SPARSE_EVERY {
                     self.add_sparse(index);
                 }
-                self.file
-                    .write_all_at(&rest[..take_bytes], self.offset)
+                let unit = &mut rest[..take_bytes];
+                mark_sync_unit_start(unit);
+                let end = self.offset + take_bytes as u64;
+                let marker = usize::try_from(self.capacity - end)
+                    .unwrap_or(HEADER_LEN)
+                    .min(HEADER_LEN);
+                write_all_vectored_at(&self.file, unit, &END_MARKER[..marker], self.offset)
                     .map_err(|e| JournalError::io("write segment", &self.path, e))?;
-                self.offset += take_bytes as u64;
+                self.offset = end;
                 self.prealloc_pace
                     .set_writer_progress(self.offset, self.capacity);
                 self.sync()?;
             }
             // (Nothing written here means nothing fitted: the segment was already synced.)
             index += take_records as u64;
-            rest = &rest[take_bytes..];
+            rest = &mut rest[take_bytes..];
             if rest.is_empty() {
                 break;
             }
@@ -628,13 +682,13 @@ impl Writer {
         s.synced_records
             .fetch_add(records as u64, Ordering::Relaxed);
         s.synced_bytes
-            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            .fetch_add(chunk_len as u64, Ordering::Relaxed);
         // In-process waiters first (they are the latency-critical ones), then other processes.
         s.publish_durable(last);
         self.durable_file.publish(last)?;
         {
             let mut st = lock(&s.state);
-            st.pending_bytes -= chunk.len();
+            st.pending_bytes -= chunk_len;
         }
         s.space_cv.notify_all();
         Ok(())

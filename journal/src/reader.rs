@@ -60,6 +60,11 @@ impl std::fmt::Debug for Follow {
 struct Position {
     file: File,
     path: PathBuf,
+    /// The first index the segment's name says it holds (stale frames of a recycled segment
+    /// have lower indexes).
+    seg_first: u64,
+    /// Device and inode of `file`, to notice the segment being retired under the reader.
+    identity: (u64, u64),
     file_len: u64,
     /// File offset of the next frame.
     offset: u64,
@@ -252,12 +257,31 @@ impl JournalReader {
             }
             Err(e) => return Err(JournalError::io("open segment", &path, e)),
         };
-        self.set_position(file, path, start_off)?;
+        self.set_position(file, path, seg, start_off)?;
         self.next_index = start_index;
         while self.next_index < target {
             self.step(false)?;
         }
         Ok(())
+    }
+
+    /// The error for bytes that are not the record the reader expects: if the segment was
+    /// retired (recycled or removed) while the reader had it open, the record is simply no
+    /// longer retained; otherwise the log is corrupt.
+    fn unexpected(&self, reason: String) -> JournalError {
+        use std::os::unix::fs::MetadataExt;
+        let Some(pos) = self.pos.as_ref() else {
+            return self.not_retained(self.next_index);
+        };
+        let replaced = match std::fs::metadata(&pos.path) {
+            Ok(m) => (m.dev(), m.ino()) != pos.identity,
+            Err(_) => true,
+        };
+        if replaced {
+            self.not_retained(self.next_index)
+        } else {
+            pos.corrupt(reason)
+        }
     }
 
     fn not_retained(&self, requested: u64) -> JournalError {
@@ -271,14 +295,23 @@ impl JournalReader {
         }
     }
 
-    fn set_position(&mut self, file: File, path: PathBuf, offset: u64) -> Result<(), JournalError> {
-        let file_len = file
+    fn set_position(
+        &mut self,
+        file: File,
+        path: PathBuf,
+        seg_first: u64,
+        offset: u64,
+    ) -> Result<(), JournalError> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file
             .metadata()
-            .map_err(|e| JournalError::io("stat segment", &path, e))?
-            .len();
+            .map_err(|e| JournalError::io("stat segment", &path, e))?;
+        let file_len = meta.len();
         self.pos = Some(Position {
             file,
             path,
+            seg_first,
+            identity: (meta.dev(), meta.ino()),
             file_len,
             offset,
             buf: Vec::new(),
@@ -318,15 +351,22 @@ impl JournalReader {
             let frame = &pos.buf[at..];
             let header = match check_frame(frame) {
                 FrameCheck::Valid(h) if h.index == index => h,
+                // Stale data of a recycled segment: the end of this segment's records.
+                FrameCheck::Valid(h) if h.index < pos.seg_first => {
+                    self.roll(index)?;
+                    continue;
+                }
                 FrameCheck::Valid(h) => {
-                    return Err(pos.corrupt(format!("expected index {index}, found {}", h.index)))
+                    let reason = format!("expected index {index}, found {}", h.index);
+                    return Err(self.unexpected(reason));
                 }
                 FrameCheck::End => {
                     self.roll(index)?;
                     continue;
                 }
                 FrameCheck::Damaged(why) => {
-                    return Err(pos.corrupt(format!("durable record {index}: {why}")))
+                    let reason = format!("durable record {index}: {why}");
+                    return Err(self.unexpected(reason));
                 }
             };
             let step = if want {
@@ -351,7 +391,7 @@ impl JournalReader {
     fn roll(&mut self, index: u64) -> Result<(), JournalError> {
         let path = segment_path(&self.dir, index);
         match File::open(&path) {
-            Ok(file) => self.set_position(file, path, 0),
+            Ok(file) => self.set_position(file, path, index, 0),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let (segment, offset) = self
                     .pos

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::format::{check_frame, FrameCheck, ALIGN, HEADER_LEN, MAGIC};
+use crate::format::{check_frame, unchecked_index, FrameCheck, ALIGN, HEADER_LEN, MAGIC};
 use crate::segment::{fdatasync, list_segments, open_rw, segment_path, write_zeros};
 use crate::JournalError;
 
@@ -136,6 +136,8 @@ pub(crate) fn scan_dir(dir: &Path, repair: bool) -> Result<Scanned, JournalError
                     next += 1;
                     off += h.frame_len();
                 }
+                // Stale data of a recycled segment: a clean end.
+                FrameCheck::Valid(h) if h.index < first => break None,
                 FrameCheck::Valid(h) => {
                     return Err(JournalError::Corrupt {
                         segment: path,
@@ -152,21 +154,24 @@ pub(crate) fn scan_dir(dir: &Path, repair: bool) -> Result<Scanned, JournalError
         };
         info.used_bytes = off as u64;
         let rest = &data[off.min(data.len())..];
-        let last_good = next.checked_sub(1);
-        if let Some((found_off, found_index)) = find_valid_after(rest, last_good) {
-            let what = stop.unwrap_or("zero-filled gap");
+        let after = look_after_end(rest, next);
+        if let Some((found_off, found_index)) = after.unit_start {
+            let what = stop.unwrap_or("end of log");
             return Err(JournalError::Corrupt {
                 segment: path,
                 offset: off as u64,
                 reason: format!(
-                    "{what} followed by a valid record (index {found_index} at offset {})",
+                    "{what} followed by a valid sync-unit start (index {found_index} at offset {})",
                     off + found_off
                 ),
             });
         }
-        let dirty = rest.iter().any(|&b| b != 0);
-        if dirty {
-            let reason = stop.unwrap_or("stray non-zero bytes after the last record");
+        let torn_reason = match (stop, after.remnants_end) {
+            (Some(why), _) => Some(why),
+            (None, Some(_)) => Some("end of log followed by records of a torn write"),
+            (None, None) => None,
+        };
+        if let Some(reason) = torn_reason {
             if !is_last {
                 return Err(JournalError::Corrupt {
                     segment: path,
@@ -181,9 +186,11 @@ pub(crate) fn scan_dir(dir: &Path, repair: bool) -> Result<Scanned, JournalError
                     reason,
                     "journal recovery: truncating torn tail to the last whole record"
                 );
-                let last_dirty = rest.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+                // Through the last remnant, and at least an end marker at `off`.
+                let marker = rest.len().min(HEADER_LEN);
+                let zero_to = after.remnants_end.unwrap_or(0).max(marker);
                 let file = open_rw(&path)?;
-                write_zeros(&file, &path, off as u64, (off + last_dirty) as u64)?;
+                write_zeros(&file, &path, off as u64, (off + zero_to) as u64)?;
                 fdatasync(&file, &path)?;
             } else {
                 report.torn_tail = Some(TornTail {
@@ -211,21 +218,37 @@ pub(crate) fn scan_dir(dir: &Path, repair: bool) -> Result<Scanned, JournalError
     })
 }
 
-/// Looks for a valid frame at any 8-byte-aligned offset after the first one in `rest` whose
-/// index is greater than `last_good` (any index if there is no good record). Returns its
-/// offset within `rest` and its index.
-fn find_valid_after(rest: &[u8], last_good: Option<u64>) -> Option<(usize, u64)> {
+/// What lies after the end of a segment's records.
+#[derive(Debug, Default)]
+struct AfterEnd {
+    /// The first valid frame flagged as a sync-unit start with an index `>= next`: offset
+    /// within `rest` and index.
+    unit_start: Option<(usize, u64)>,
+    /// End (within `rest`) of the last valid unflagged frame with an index `>= next`.
+    remnants_end: Option<usize>,
+}
+
+/// Looks at every 8-byte-aligned offset after the first one in `rest` for valid frames whose
+/// index is at least `next` (the index the log would continue with); lower indexes are stale
+/// and skipped before their checksum is computed.
+fn look_after_end(rest: &[u8], next: u64) -> AfterEnd {
     let magic = MAGIC.to_le_bytes();
+    let mut found = AfterEnd::default();
     let mut at = ALIGN;
     while at + HEADER_LEN <= rest.len() {
-        if rest[at + 8..at + 12] == magic {
+        if rest[at + 8..at + 12] == magic && unchecked_index(&rest[at..]) >= next {
             if let FrameCheck::Valid(h) = check_frame(&rest[at..]) {
-                if last_good.is_none_or(|g| h.index > g) {
-                    return Some((at, h.index));
+                if h.is_sync_unit_start() {
+                    found.unit_start = Some((at, h.index));
+                    return found;
                 }
+                found.remnants_end = Some(at + h.frame_len());
+                // Frames of the torn unit are contiguous; never search inside a payload.
+                at += h.frame_len();
+                continue;
             }
         }
         at += ALIGN;
     }
-    None
+    found
 }
