@@ -129,13 +129,12 @@ impl<B: Book> Engine<B> {
             .collect();
         let mut balances: Vec<BalanceSnapshot> = self
             .st
-            .balances
-            .iter()
-            .filter(|(_, b)| **b != Balance::default())
-            .map(|((account, asset), balance)| BalanceSnapshot {
-                account: *account,
-                asset: *asset,
-                balance: *balance,
+            .balance_entries()
+            .filter(|(_, _, b)| *b != Balance::default())
+            .map(|(account, asset, balance)| BalanceSnapshot {
+                account,
+                asset,
+                balance,
             })
             .collect();
         balances.sort_unstable_by_key(|b| (b.account, b.asset));
@@ -173,7 +172,9 @@ impl<B: Book> Engine<B> {
             }
         }
         for b in &snapshot.balances {
-            *st.balance_slot(b.account, b.asset) = b.balance;
+            let acct = st.account_slot_or_insert(b.account);
+            let asset = st.asset_slot_or_insert(b.asset);
+            *st.balance_slot(acct, asset) = b.balance;
         }
         let mut markets = BTreeMap::new();
         for s in &snapshot.symbols {
@@ -194,7 +195,8 @@ impl<B: Book> Engine<B> {
                         return Err(RestoreError::InvalidOrder(o.order_id.0));
                     }
                     let (h, _) = book.insert(side, o.price, o.order_id, o.account, o.remaining_qty);
-                    st.open_order(*o, h);
+                    let acct = st.account_slot_or_insert(o.account);
+                    st.open_order(*o, h, acct);
                 }
             }
             markets.insert(
@@ -203,6 +205,8 @@ impl<B: Book> Engine<B> {
                     config: c.clone(),
                     status: s.status,
                     unit,
+                    base_slot: st.asset_slot_or_insert(c.base),
+                    quote_slot: st.asset_slot_or_insert(c.quote),
                     book,
                 },
             );

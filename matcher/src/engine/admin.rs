@@ -97,6 +97,8 @@ impl<B: Book> Engine<B> {
                             config: c.clone(),
                             status: SymbolStatus::Trading,
                             unit,
+                            base_slot: self.st.asset_slot_or_insert(c.base),
+                            quote_slot: self.st.asset_slot_or_insert(c.quote),
                             book: B::default(),
                         };
                         self.markets.insert(c.id, market);
@@ -172,7 +174,11 @@ impl<B: Book> Engine<B> {
         }
         self.st.deposit_ids.insert(tx_id);
         self.st.supply.entry(asset).or_default().deposited += amount;
-        self.st.credit(account, asset, amount);
+        let (acct, asset_slot) = (
+            self.st.account_slot_or_insert(account),
+            self.st.asset_slot_or_insert(asset),
+        );
+        self.st.credit(acct, asset_slot, amount);
         self.st.emit(
             out,
             EventKind::Deposited {
@@ -222,7 +228,11 @@ impl<B: Book> Engine<B> {
         }
         self.st.withdrawal_ids.insert(tx_id);
         self.st.supply.entry(asset).or_default().withdrawn += amount;
-        self.st.debit_available(account, asset, amount);
+        let (acct, asset_slot) = (
+            self.st.account_slot_or_insert(account),
+            self.st.asset_slot_or_insert(asset),
+        );
+        self.st.debit_available(acct, asset_slot, amount);
         self.st.emit(
             out,
             EventKind::Withdrawn {

@@ -80,20 +80,20 @@ impl State {
         let surplus = o.frozen - required;
         o.frozen = required;
         let o = *o;
-        let handle = open.handle;
+        let (handle, open_acct) = (open.handle, open.acct);
         let total = m.book.set_qty(o.side, o.price, id, handle, new_qty);
         self.touched_levels.push((o.symbol, o.side, o.price, total));
         if old_client_id != o.client_order_id {
-            if let Some(acc) = self.accounts.get_mut(&o.account) {
+            if let Some(acc) = self.accounts.get_mut(open_acct as usize) {
                 acc.by_client_id.remove(&old_client_id);
                 acc.by_client_id.insert(o.client_order_id, id);
             }
         }
         let asset = match o.side {
-            crate::command::Side::Buy => m.config.quote,
-            crate::command::Side::Sell => m.config.base,
+            crate::command::Side::Buy => m.quote_slot,
+            crate::command::Side::Sell => m.base_slot,
         };
-        self.release(o.account, asset, surplus);
+        self.release(open_acct, asset, surplus);
         self.emit(
             out,
             EventKind::OrderAmended {
@@ -176,7 +176,7 @@ impl<B: Book> Engine<B> {
         }
         let mut ids = std::mem::take(&mut self.st.scratch_ids);
         ids.clear();
-        if let Some(acc) = self.st.accounts.get(&account) {
+        if let Some(acc) = self.st.account(account) {
             for id in &acc.open {
                 let on_symbol = self.st.orders.get(id).map(|o| o.order.symbol);
                 if on_symbol.is_some_and(|s| symbol.is_none_or(|want| want == s)) {

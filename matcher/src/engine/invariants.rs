@@ -146,7 +146,9 @@ impl<B: Book> Engine<B> {
                 Side::Sell => m.config.base,
             };
             *frozen_by.entry((o.account, asset)).or_default() += o.frozen;
-            let indexed = self.st.accounts.get(&o.account).is_some_and(|a| {
+            let slot_ok = self.st.account_slot(o.account) == Some(open.acct);
+            let indexed = slot_ok
+                && self.st.account(o.account).is_some_and(|a| {
                 a.open.binary_search(id).is_ok()
                     && a.by_client_id.get(&o.client_order_id) == Some(id)
             });
@@ -155,7 +157,16 @@ impl<B: Book> Engine<B> {
             }
         }
         let mut held: BTreeMap<AssetId, u128> = BTreeMap::new();
-        for (account, acc) in &self.st.accounts {
+        if self.st.account_index.len() != self.st.accounts.len()
+            || self.st.asset_index.len() != self.st.asset_ids.len()
+        {
+            return Err(InvariantViolation::AccountIndex(AccountId(0)));
+        }
+        for (slot, acc) in self.st.accounts.iter().enumerate() {
+            let account = &acc.id;
+            if self.st.account_slot(*account) != Some(slot as u32) {
+                return Err(InvariantViolation::AccountIndex(*account));
+            }
             if acc.open.len() != acc.by_client_id.len()
                 || acc.open.iter().any(|id| {
                     self.st
@@ -166,23 +177,21 @@ impl<B: Book> Engine<B> {
             {
                 return Err(InvariantViolation::AccountIndex(*account));
             }
-            let listed = acc
-                .assets
-                .iter()
-                .all(|a| self.st.balances.contains_key(&(*account, *a)));
+            // The asset list names exactly the assets with a balance entry.
+            let entries = acc.balances.iter().filter(|b| b.is_some()).count();
+            let listed = acc.assets.len() == entries
+                && acc.assets.iter().all(|a| {
+                    self.st
+                        .asset_slot(*a)
+                        .and_then(|s| acc.balances.get(s as usize))
+                        .is_some_and(|b| b.is_some())
+                });
             if !listed {
                 return Err(InvariantViolation::AccountIndex(*account));
             }
         }
-        for ((account, asset), b) in &self.st.balances {
-            let indexed = self
-                .st
-                .accounts
-                .get(account)
-                .is_some_and(|a| a.assets.binary_search(asset).is_ok());
-            if !indexed {
-                return Err(InvariantViolation::AccountIndex(*account));
-            }
+        for (account, asset, b) in self.st.balance_entries() {
+            let (account, asset) = (&account, &asset);
             let orders = frozen_by.remove(&(*account, *asset)).unwrap_or(0);
             if orders != b.frozen {
                 return Err(InvariantViolation::FrozenMismatch {

@@ -37,6 +37,8 @@ pub(super) enum Exit {
 #[derive(Debug)]
 pub(super) struct Taker {
     pub(super) o: RestingOrder,
+    /// The owner's account slot.
+    pub(super) acct: u32,
     pub(super) limit: Option<u64>,
     pub(super) tif: Option<TimeInForce>,
     pub(super) kind: Option<RestingKind>,
@@ -193,10 +195,10 @@ impl State {
         let total = m.book.remove(o.side, o.price, o.order_id, open.handle);
         self.touched_levels.push((o.symbol, o.side, o.price, total));
         let asset = match o.side {
-            Side::Buy => m.config.quote,
-            Side::Sell => m.config.base,
+            Side::Buy => m.quote_slot,
+            Side::Sell => m.base_slot,
         };
-        self.release(o.account, asset, o.frozen);
+        self.release(open.acct, asset, o.frozen);
         self.emit(
             out,
             EventKind::OrderCancelled {
@@ -247,12 +249,12 @@ impl State {
         } else {
             mo.open_state()
         };
-        let (maker_account, handle, maker_side) = (mo.account, open.handle, mo.side);
+        let (maker_acct, handle, maker_side) = (open.acct, open.handle, mo.side);
         let asset = match maker_side {
-            Side::Buy => m.config.quote,
-            Side::Sell => m.config.base,
+            Side::Buy => m.quote_slot,
+            Side::Sell => m.base_slot,
         };
-        self.release(maker_account, asset, surplus);
+        self.release(maker_acct, asset, surplus);
         self.emit(
             out,
             EventKind::SelfTradePrevented(Box::new(SelfTradePrevented {
@@ -297,7 +299,7 @@ impl State {
         out: &mut Vec<Event>,
     ) {
         let (unit, lot) = (m.unit, m.config.lot_size);
-        let (base, quote) = (m.config.base, m.config.quote);
+        let (base, quote) = (m.base_slot, m.quote_slot);
         let price = maker.price;
         let notional = u128::from(qty) * u128::from(price) * unit;
         let base_qty = u128::from(qty) * lot;
@@ -354,7 +356,8 @@ impl State {
         } else {
             mo.open_state()
         };
-        let (maker_account, handle, maker_side) = (mo.account, open.handle, mo.side);
+        let (maker_account, maker_acct, handle, maker_side) =
+            (mo.account, open.acct, open.handle, mo.side);
         let total = if maker_done {
             self.close_order(maker.order_id);
             m.book.remove(maker_side, price, maker.order_id, handle)
@@ -389,14 +392,18 @@ impl State {
                     taker_state,
                 ),
             };
-        self.spend_frozen(buyer, quote, notional + buyer_fee);
-        self.credit(buyer, base, base_qty);
-        self.spend_frozen(seller, base, base_qty);
-        self.credit(seller, quote, notional - seller_fee);
-        let fee_account = self.fee_account;
-        self.credit(fee_account, quote, buyer_fee + seller_fee);
+        let (buyer_acct, seller_acct) = match t.o.side {
+            Side::Buy => (t.acct, maker_acct),
+            Side::Sell => (maker_acct, t.acct),
+        };
+        self.spend_frozen(buyer_acct, quote, notional + buyer_fee);
+        self.credit(buyer_acct, base, base_qty);
+        self.spend_frozen(seller_acct, base, base_qty);
+        self.credit(seller_acct, quote, notional - seller_fee);
+        let fee_acct = self.fee_slot();
+        self.credit(fee_acct, quote, buyer_fee + seller_fee);
         if maker_side == Side::Buy {
-            self.release(maker_account, quote, maker_surplus);
+            self.release(maker_acct, quote, maker_surplus);
         }
 
         let trade_id = TradeId(self.next_trade_id);
@@ -416,7 +423,7 @@ impl State {
                 seller,
                 buyer_fee,
                 seller_fee,
-                fee_asset: quote,
+                fee_asset: m.config.quote,
                 buy_state,
                 sell_state,
             })),

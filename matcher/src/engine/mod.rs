@@ -66,6 +66,10 @@ pub(crate) struct Market<B> {
     pub(crate) status: SymbolStatus,
     /// Quote minimal units per (tick x lot).
     pub(crate) unit: u128,
+    /// Dense slot of the base asset (see `State::asset_slot`).
+    pub(crate) base_slot: u32,
+    /// Dense slot of the quote asset.
+    pub(crate) quote_slot: u32,
     pub(crate) book: B,
 }
 
@@ -146,7 +150,7 @@ impl<B: Book> Engine<B> {
                 self.set_status(*symbol, SymbolStatus::Trading, out)
             }
             Command::SetFeeAccount { account } => {
-                self.st.fee_account = *account;
+                self.st.set_fee_account(*account);
                 self.st
                     .emit(out, EventKind::FeeAccountSet { account: *account });
             }
@@ -243,7 +247,7 @@ impl<B: Book> Engine<B> {
 
     /// An account's open orders (optionally on one symbol), by ascending order id.
     pub fn open_orders(&self, account: AccountId, symbol: Option<SymbolId>) -> Vec<&RestingOrder> {
-        let Some(acc) = self.st.accounts.get(&account) else {
+        let Some(acc) = self.st.account(account) else {
             return Vec::new();
         };
         acc.open
@@ -260,7 +264,7 @@ impl<B: Book> Engine<B> {
 
     /// All balances of an account, by ascending asset id.
     pub fn balances(&self, account: AccountId) -> Vec<(AssetId, Balance)> {
-        self.st.accounts.get(&account).map_or_else(Vec::new, |a| {
+        self.st.account(account).map_or_else(Vec::new, |a| {
             a.assets
                 .iter()
                 .map(|asset| (*asset, self.st.balance(account, *asset)))

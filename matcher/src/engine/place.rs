@@ -67,6 +67,17 @@ impl State {
         req: &PlaceOrder,
         amending: Option<OrderId>,
     ) -> Result<(), RejectReason> {
+        self.check_order_at(m, req, amending, self.account_slot(req.account))
+    }
+
+    /// [`State::check_order`] with the account's slot already resolved.
+    fn check_order_at<B>(
+        &self,
+        m: &Market<B>,
+        req: &PlaceOrder,
+        amending: Option<OrderId>,
+        acct: Option<u32>,
+    ) -> Result<(), RejectReason> {
         if m.status != SymbolStatus::Trading {
             return Err(RejectReason::SymbolHalted);
         }
@@ -95,7 +106,7 @@ impl State {
                 }
             }
         }
-        let acc = self.accounts.get(&req.account);
+        let acc = acct.and_then(|a| self.accounts.get(a as usize));
         let open_count = acc.map_or(0, |a| a.open.len());
         if amending.is_none() && open_count >= self.max_open_orders as usize {
             return Err(RejectReason::TooManyOpenOrders);
@@ -114,8 +125,9 @@ impl State {
         req: &PlaceOrder,
         out: &mut Vec<Event>,
     ) -> Result<OrderId, RejectReason> {
-        self.check_order(m, req, None)?;
-        let (base, quote, lot) = (m.config.base, m.config.quote, m.config.lot_size);
+        let acct = self.account_slot(req.account);
+        self.check_order_at(m, req, None, acct)?;
+        let lot = m.config.lot_size;
         let (maker_fee, taker_fee) = (m.config.maker_fee_ppm, m.config.taker_fee_ppm);
         if let OrderType::LimitMaker { price, .. } = req.order_type {
             if m.book
@@ -126,11 +138,12 @@ impl State {
             }
         }
         let frozen_asset = match req.side {
-            Side::Buy => quote,
-            Side::Sell => base,
+            Side::Buy => m.quote_slot,
+            Side::Sell => m.base_slot,
         };
-        let available = self.balance(req.account, frozen_asset).available;
+        let available = acct.map_or(0, |a| self.balance_at(a, frozen_asset).available);
         let mut t = Taker {
+            acct: u32::MAX,
             o: RestingOrder {
                 order_id: OrderId(0),
                 account: req.account,
@@ -241,10 +254,15 @@ impl State {
         let order_id = OrderId(self.next_order_id);
         self.next_order_id += 1;
         t.o.order_id = order_id;
+        // Every accepted order freezes a non-zero amount, so its account already has a slot.
+        t.acct = match acct {
+            Some(a) => a,
+            None => self.account_slot_or_insert(req.account),
+        };
         t.o.price = t.limit.unwrap_or(0);
         t.o.frozen = freeze;
         t.sync_remaining();
-        self.freeze(req.account, frozen_asset, freeze);
+        self.freeze(t.acct, frozen_asset, freeze);
         let info = OrderInfo {
             order_id,
             account: req.account,
@@ -287,8 +305,8 @@ impl State {
         out: &mut Vec<Event>,
     ) {
         let frozen_asset = match t.o.side {
-            Side::Buy => m.config.quote,
-            Side::Sell => m.config.base,
+            Side::Buy => m.quote_slot,
+            Side::Sell => m.base_slot,
         };
         let filled = match exit {
             Exit::Stp(_) => false,
@@ -297,7 +315,7 @@ impl State {
             _ => false,
         };
         if filled {
-            self.release(t.o.account, frozen_asset, t.o.frozen);
+            self.release(t.acct, frozen_asset, t.o.frozen);
             t.o.frozen = 0;
             if let Some(Event {
                 kind: EventKind::Trade(trade),
@@ -318,7 +336,7 @@ impl State {
         if rests {
             let mut order = t.o;
             let required = order.required_frozen(m.unit, m.config.lot_size);
-            self.release(order.account, frozen_asset, order.frozen - required);
+            self.release(t.acct, frozen_asset, order.frozen - required);
             order.frozen = required;
             let (handle, total) = m.book.insert(
                 order.side,
@@ -329,7 +347,7 @@ impl State {
             );
             self.touched_levels
                 .push((order.symbol, order.side, order.price, total));
-            self.open_order(order, handle);
+            self.open_order(order, handle, t.acct);
             return;
         }
         let (reason, in_match) = match exit {
@@ -348,12 +366,12 @@ impl State {
     fn finish_expired(
         &mut self,
         t: &mut Taker,
-        frozen_asset: crate::ids::AssetId,
+        frozen_asset: u32,
         reason: CancelReason,
         in_match: bool,
         out: &mut Vec<Event>,
     ) {
-        self.release(t.o.account, frozen_asset, t.o.frozen);
+        self.release(t.acct, frozen_asset, t.o.frozen);
         t.o.frozen = 0;
         let status = if in_match {
             OrderStatus::ExpiredInMatch

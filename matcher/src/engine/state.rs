@@ -119,13 +119,13 @@ impl RestingOrder {
     }
 }
 
-/// An open order plus its book handle (not persisted).
+/// An open order plus its book handle and its owner's account slot (not persisted).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct OpenOrder {
     pub(crate) order: RestingOrder,
     pub(crate) handle: u32,
+    pub(crate) acct: u32,
 }
-
 /// Open orders: a slab of orders plus a small id -> slot index (hash operations move 12-byte
 /// entries instead of whole orders).
 #[derive(Debug, Default)]
@@ -187,15 +187,35 @@ impl OrderStore {
     }
 }
 
-/// Per-account data.
-#[derive(Clone, Debug, Default)]
+/// Per-account data, stored at the account's dense slot.
+///
+/// Slots are assigned on first sight (a balance entry or an open order), in command order,
+/// so they are deterministic; they are internal and never persisted (snapshots are keyed by
+/// ids and sorted).
+#[derive(Clone, Debug)]
 pub(crate) struct Account {
+    /// The account's id.
+    pub(crate) id: AccountId,
+    /// Balance entries by dense asset slot (`None`: no entry).
+    pub(crate) balances: Vec<Option<Balance>>,
     /// Assets this account has a balance entry for, ascending.
     pub(crate) assets: Vec<AssetId>,
     /// Open order ids, ascending (new ids are always the largest, so inserts are pushes).
     pub(crate) open: Vec<OrderId>,
     /// Client order id -> open order id.
     pub(crate) by_client_id: FxHashMap<ClientOrderId, OrderId>,
+}
+
+impl Account {
+    fn new(id: AccountId) -> Self {
+        Self {
+            id,
+            balances: Vec::new(),
+            assets: Vec::new(),
+            open: Vec::new(),
+            by_client_id: FxHashMap::default(),
+        }
+    }
 }
 
 /// Per-asset supply counters (for the conservation invariant).
@@ -217,9 +237,16 @@ pub(crate) struct State {
     pub(crate) last_event_seq: u64,
     pub(crate) last_cmd_seq: u64,
     pub(crate) supply: BTreeMap<AssetId, Supply>,
-    pub(crate) accounts: FxHashMap<AccountId, Account>,
-    /// Balances by (account, asset): one probe per balance operation.
-    pub(crate) balances: FxHashMap<(AccountId, AssetId), Balance>,
+    /// Account id -> dense account slot (consulted once per command and account).
+    pub(crate) account_index: FxHashMap<AccountId, u32>,
+    /// Accounts by slot.
+    pub(crate) accounts: Vec<Account>,
+    /// Asset id -> dense asset slot (assigned on first sight, like account slots).
+    pub(crate) asset_index: FxHashMap<AssetId, u32>,
+    /// Asset ids by slot.
+    pub(crate) asset_ids: Vec<AssetId>,
+    /// Slot of the fee account, once it has been resolved (reset when the fee account changes).
+    pub(crate) fee_slot: Option<u32>,
     pub(crate) orders: OrderStore,
     pub(crate) deposit_ids: BTreeSet<TxId>,
     pub(crate) withdrawal_ids: BTreeSet<TxId>,
@@ -245,53 +272,137 @@ impl State {
         });
     }
 
+    /// The slot of an account, if it has been seen.
+    #[inline]
+    pub(crate) fn account_slot(&self, id: AccountId) -> Option<u32> {
+        self.account_index.get(&id).copied()
+    }
+
+    /// The slot of an account, assigned now if it is new.
+    #[inline]
+    pub(crate) fn account_slot_or_insert(&mut self, id: AccountId) -> u32 {
+        match self.account_index.entry(id) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(v) => {
+                let slot = self.accounts.len() as u32;
+                self.accounts.push(Account::new(id));
+                *v.insert(slot)
+            }
+        }
+    }
+
+    /// An account by id.
+    pub(crate) fn account(&self, id: AccountId) -> Option<&Account> {
+        self.account_slot(id)
+            .and_then(|s| self.accounts.get(s as usize))
+    }
+
+    /// The slot of an asset, if it has been seen.
+    pub(crate) fn asset_slot(&self, asset: AssetId) -> Option<u32> {
+        self.asset_index.get(&asset).copied()
+    }
+
+    /// The slot of an asset, assigned now if it is new.
+    pub(crate) fn asset_slot_or_insert(&mut self, asset: AssetId) -> u32 {
+        match self.asset_index.entry(asset) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(v) => {
+                let slot = self.asset_ids.len() as u32;
+                self.asset_ids.push(asset);
+                *v.insert(slot)
+            }
+        }
+    }
+
+    /// The fee account's slot (resolved once per fee account).
+    #[inline]
+    pub(crate) fn fee_slot(&mut self) -> u32 {
+        match self.fee_slot {
+            Some(s) => s,
+            None => {
+                let s = self.account_slot_or_insert(self.fee_account);
+                self.fee_slot = Some(s);
+                s
+            }
+        }
+    }
+
+    /// Changes the fee account.
+    pub(crate) fn set_fee_account(&mut self, account: AccountId) {
+        self.fee_account = account;
+        self.fee_slot = None;
+    }
+
+    /// A balance by ids (zero if there is no entry).
     pub(crate) fn balance(&self, account: AccountId, asset: AssetId) -> Balance {
-        self.balances
-            .get(&(account, asset))
+        match (self.account_slot(account), self.asset_slot(asset)) {
+            (Some(acct), Some(asset)) => self.balance_at(acct, asset),
+            _ => Balance::default(),
+        }
+    }
+
+    /// A balance by slots (zero if there is no entry).
+    #[inline]
+    pub(crate) fn balance_at(&self, acct: u32, asset: u32) -> Balance {
+        self.accounts
+            .get(acct as usize)
+            .and_then(|a| a.balances.get(asset as usize))
             .copied()
+            .flatten()
             .unwrap_or_default()
     }
 
-    /// The balance slot of (account, asset), created on demand (registering the asset with
-    /// the account). Does not mark it touched: use [`State::update_balance`] for changes.
-    pub(crate) fn balance_slot(&mut self, account: AccountId, asset: AssetId) -> &mut Balance {
-        match self.balances.entry((account, asset)) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(v) => {
-                let assets = &mut self.accounts.entry(account).or_default().assets;
-                if let Err(i) = assets.binary_search(&asset) {
-                    assets.insert(i, asset);
-                }
-                v.insert(Balance::default())
+    /// All balance entries as (account, asset, balance), in no particular order.
+    pub(crate) fn balance_entries(&self) -> impl Iterator<Item = (AccountId, AssetId, Balance)> + '_ {
+        self.accounts.iter().flat_map(move |a| {
+            a.balances.iter().enumerate().filter_map(move |(slot, b)| {
+                let asset = self.asset_ids.get(slot)?;
+                b.map(|b| (a.id, *asset, b))
+            })
+        })
+    }
+
+    /// The balance entry of (account slot, asset slot), created on demand (registering the
+    /// asset with the account). Does not mark it touched: use [`State::update_balance`] for
+    /// changes.
+    #[inline]
+    pub(crate) fn balance_slot(&mut self, acct: u32, asset: u32) -> &mut Balance {
+        let asset_id = self.asset_ids[asset as usize];
+        let a = &mut self.accounts[acct as usize];
+        let i = asset as usize;
+        if a.balances.len() <= i {
+            a.balances.resize(i + 1, None);
+        }
+        let entry = &mut a.balances[i];
+        if entry.is_none() {
+            if let Err(at) = a.assets.binary_search(&asset_id) {
+                a.assets.insert(at, asset_id);
             }
         }
+        entry.get_or_insert_with(Balance::default)
     }
 
     /// Applies `change` to a balance and records its new value for this command's `Balance`
     /// events (the last record of each (account, asset) wins).
     #[inline]
-    pub(crate) fn update_balance(
-        &mut self,
-        account: AccountId,
-        asset: AssetId,
-        change: impl FnOnce(&mut Balance),
-    ) {
-        let b = self.balance_slot(account, asset);
+    pub(crate) fn update_balance(&mut self, acct: u32, asset: u32, change: impl FnOnce(&mut Balance)) {
+        let b = self.balance_slot(acct, asset);
         change(b);
         let value = *b;
-        self.touched_balances.push((account, asset, value));
+        let ids = (self.accounts[acct as usize].id, self.asset_ids[asset as usize]);
+        self.touched_balances.push((ids.0, ids.1, value));
     }
 
-    pub(crate) fn credit(&mut self, account: AccountId, asset: AssetId, amount: u128) {
+    pub(crate) fn credit(&mut self, acct: u32, asset: u32, amount: u128) {
         if amount == 0 {
             return;
         }
-        self.update_balance(account, asset, |b| b.available += amount);
+        self.update_balance(acct, asset, |b| b.available += amount);
     }
 
     /// Moves `amount` from available to frozen. Callers check availability first.
-    pub(crate) fn freeze(&mut self, account: AccountId, asset: AssetId, amount: u128) {
-        self.update_balance(account, asset, |b| {
+    pub(crate) fn freeze(&mut self, acct: u32, asset: u32, amount: u128) {
+        self.update_balance(acct, asset, |b| {
             debug_assert!(b.available >= amount, "freeze beyond available");
             b.available = b.available.saturating_sub(amount);
             b.frozen += amount;
@@ -299,11 +410,11 @@ impl State {
     }
 
     /// Moves `amount` from frozen back to available.
-    pub(crate) fn release(&mut self, account: AccountId, asset: AssetId, amount: u128) {
+    pub(crate) fn release(&mut self, acct: u32, asset: u32, amount: u128) {
         if amount == 0 {
             return;
         }
-        self.update_balance(account, asset, |b| {
+        self.update_balance(acct, asset, |b| {
             debug_assert!(b.frozen >= amount, "release beyond frozen");
             b.frozen = b.frozen.saturating_sub(amount);
             b.available += amount;
@@ -311,24 +422,25 @@ impl State {
     }
 
     /// Removes `amount` from frozen (spent by a fill).
-    pub(crate) fn spend_frozen(&mut self, account: AccountId, asset: AssetId, amount: u128) {
-        self.update_balance(account, asset, |b| {
+    pub(crate) fn spend_frozen(&mut self, acct: u32, asset: u32, amount: u128) {
+        self.update_balance(acct, asset, |b| {
             debug_assert!(b.frozen >= amount, "spend beyond frozen");
             b.frozen = b.frozen.saturating_sub(amount);
         });
     }
 
     /// Removes `amount` from available (a withdrawal). Callers check availability first.
-    pub(crate) fn debit_available(&mut self, account: AccountId, asset: AssetId, amount: u128) {
-        self.update_balance(account, asset, |b| {
+    pub(crate) fn debit_available(&mut self, acct: u32, asset: u32, amount: u128) {
+        self.update_balance(acct, asset, |b| {
             debug_assert!(b.available >= amount, "debit beyond available");
             b.available = b.available.saturating_sub(amount);
         });
     }
 
     /// Registers a new open order with its account.
-    pub(crate) fn open_order(&mut self, order: RestingOrder, handle: u32) {
-        let acc = self.accounts.entry(order.account).or_default();
+    pub(crate) fn open_order(&mut self, order: RestingOrder, handle: u32, acct: u32) {
+        debug_assert_eq!(self.account_slot(order.account), Some(acct));
+        let acc = &mut self.accounts[acct as usize];
         match acc.open.binary_search(&order.order_id) {
             Ok(_) => debug_assert!(false, "order registered twice"),
             Err(i) => acc.open.insert(i, order.order_id),
@@ -336,13 +448,13 @@ impl State {
         acc.by_client_id
             .insert(order.client_order_id, order.order_id);
         self.orders
-            .insert(order.order_id, OpenOrder { order, handle });
+            .insert(order.order_id, OpenOrder { order, handle, acct });
     }
 
     /// Unregisters an open order; returns it.
     pub(crate) fn close_order(&mut self, order_id: OrderId) -> Option<OpenOrder> {
         let open = self.orders.remove(&order_id)?;
-        if let Some(acc) = self.accounts.get_mut(&open.order.account) {
+        if let Some(acc) = self.accounts.get_mut(open.acct as usize) {
             if let Ok(i) = acc.open.binary_search(&order_id) {
                 acc.open.remove(i);
             }
@@ -363,8 +475,7 @@ impl State {
         account: AccountId,
         id: &ClientOrderId,
     ) -> Option<OrderId> {
-        self.accounts
-            .get(&account)
+        self.account(account)
             .and_then(|a| a.by_client_id.get(id).copied())
     }
 }
