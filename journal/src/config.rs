@@ -28,6 +28,10 @@ pub struct JournalConfig {
     pub max_pending_bytes: usize,
     /// Term stamped on every record this writer appends (0 until replication exists).
     pub term: u64,
+    /// Most retired segments kept in the recycle pool for reuse by later rolls (see
+    /// [`crate::snapshot::retain`]); retired segments beyond it are deleted. 0 disables
+    /// recycling. Default 4.
+    pub max_recycled_segments: usize,
 }
 
 impl JournalConfig {
@@ -41,6 +45,7 @@ impl JournalConfig {
             batch_wait: None,
             max_pending_bytes: 64 << 20,
             term: 0,
+            max_recycled_segments: 4,
         }
     }
 

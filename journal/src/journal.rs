@@ -28,8 +28,8 @@ use crate::format::{
 use crate::reader::JournalReader;
 use crate::scan::{scan_dir, SPARSE_EVERY};
 use crate::segment::{
-    fdatasync, fsync_dir, list_segments, lock_dir, open_rw, preallocate, segment_path, write_zeros,
-    PreallocPace, PREALLOC_NAME,
+    fdatasync, fsync_dir, list_recycled, list_segments, lock_dir, open_rw, preallocate,
+    segment_path, take_recycled, write_zeros, PreallocPace, PREALLOC_NAME,
 };
 use crate::{JournalConfig, JournalError};
 
@@ -51,6 +51,10 @@ pub struct JournalStats {
     pub records: u64,
     /// Framed bytes made durable.
     pub bytes: u64,
+    /// Segment rolls that reused a segment from the recycle pool.
+    pub rolls_recycled: u64,
+    /// Segment rolls that needed a freshly preallocated (zero-filled) segment.
+    pub rolls_fresh: u64,
 }
 
 #[derive(Debug)]
@@ -87,6 +91,8 @@ pub(crate) struct Shared {
     syncs: AtomicU64,
     synced_records: AtomicU64,
     synced_bytes: AtomicU64,
+    rolls_recycled: AtomicU64,
+    rolls_fresh: AtomicU64,
     #[cfg(test)]
     pub inject_sync_failure: std::sync::atomic::AtomicBool,
 }
@@ -210,6 +216,12 @@ impl Journal {
                 (last.first_index, file, scanned.tail_offset, capacity)
             }
             None => {
+                // Without any segment, pooled segments are not known to hold only indexes
+                // below the ones this log will write: never reuse them.
+                for pooled in list_recycled(&dir)? {
+                    std::fs::remove_file(&pooled)
+                        .map_err(|e| JournalError::io("remove recycled segment", &pooled, e))?;
+                }
                 let path = segment_path(&dir, next_index);
                 let file = preallocate(&tmp, config.segment_bytes, &PreallocPace::urgent())?;
                 std::fs::rename(&tmp, &path)
@@ -248,6 +260,8 @@ impl Journal {
             syncs: AtomicU64::new(0),
             synced_records: AtomicU64::new(0),
             synced_bytes: AtomicU64::new(0),
+            rolls_recycled: AtomicU64::new(0),
+            rolls_fresh: AtomicU64::new(0),
             #[cfg(test)]
             inject_sync_failure: std::sync::atomic::AtomicBool::new(false),
         });
@@ -441,7 +455,17 @@ impl Journal {
             syncs: s.syncs.load(Ordering::Relaxed),
             records: s.synced_records.load(Ordering::Relaxed),
             bytes: s.synced_bytes.load(Ordering::Relaxed),
+            rolls_recycled: s.rolls_recycled.load(Ordering::Relaxed),
+            rolls_fresh: s.rolls_fresh.load(Ordering::Relaxed),
         }
+    }
+
+    /// [`crate::snapshot::retain`] on this journal's directory with its configured
+    /// [`JournalConfig::max_recycled_segments`]: keeps the newest `keep` valid snapshots and
+    /// retires the segments they cover into the recycle pool (or deletes them).
+    pub fn retain(&self, keep: usize) -> Result<crate::snapshot::RetainReport, JournalError> {
+        let config = &self.shared().config;
+        crate::snapshot::retain(&config.dir, keep, config.max_recycled_segments)
     }
 
     /// Stops accepting appends, writes and syncs everything already appended, and joins the
@@ -732,11 +756,21 @@ impl Writer {
         Ok(())
     }
 
-    /// Starts preallocating the next segment in the background.
+    /// Starts preallocating the next segment in the background, unless one is already being
+    /// preallocated or the recycle pool can supply the next roll (then no zeroing competes
+    /// with the writer).
     fn start_prealloc(&mut self) {
-        if std::env::var("NO_PREALLOC").is_ok() {
-            self.prealloc = None;
+        if self.prealloc.is_some() {
             return;
+        }
+        if std::env::var("NO_PREALLOC").is_ok() {
+            return;
+        }
+        match list_recycled(&self.dir) {
+            Ok(pool) if !pool.is_empty() => return,
+            Ok(_) => {}
+            // Listing failed: preallocate anyway; the roll will surface persistent errors.
+            Err(e) => tracing::debug!(error = %e, "journal: cannot list the recycle pool"),
         }
         let tmp = self.dir.join(PREALLOC_NAME);
         let bytes = self.shared.config.segment_bytes;
@@ -751,28 +785,37 @@ impl Writer {
     }
 
     /// Switches to a new segment starting at `first_index`. The current segment has been
-    /// fdatasync'd; the new one is complete (zero-filled and synced) before it gets its name,
-    /// and the directory is fsynced before any record goes into it.
+    /// fdatasync'd. The new one is a segment from the recycle pool if there is one (all its
+    /// blocks written long ago; its stale frames have lower indexes), else a preallocated one
+    /// (zero-filled and synced); it gets its name, and the directory is fsynced, before any
+    /// record goes into it.
     fn roll(&mut self, first_index: u64) -> Result<(), JournalError> {
-        let tmp = self.dir.join(PREALLOC_NAME);
-        self.prealloc_pace.set_urgent();
-        let file = match self.prealloc.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result?,
-            Some(Err(_)) | None => preallocate(
-                &tmp,
-                self.shared.config.segment_bytes,
-                &PreallocPace::urgent(),
-            )?,
-        };
+        let bytes = self.shared.config.segment_bytes;
         let path = segment_path(&self.dir, first_index);
-        std::fs::rename(&tmp, &path)
-            .map_err(|e| JournalError::io("rename new segment", &path, e))?;
+        let file = match take_recycled(&self.dir, first_index, bytes)? {
+            Some(file) => {
+                self.shared.rolls_recycled.fetch_add(1, Ordering::Relaxed);
+                file
+            }
+            None => {
+                let tmp = self.dir.join(PREALLOC_NAME);
+                self.prealloc_pace.set_urgent();
+                let file = match self.prealloc.take().map(JoinHandle::join) {
+                    Some(Ok(result)) => result?,
+                    Some(Err(_)) | None => preallocate(&tmp, bytes, &PreallocPace::urgent())?,
+                };
+                std::fs::rename(&tmp, &path)
+                    .map_err(|e| JournalError::io("rename new segment", &path, e))?;
+                self.shared.rolls_fresh.fetch_add(1, Ordering::Relaxed);
+                file
+            }
+        };
         fsync_dir(&self.dir)?;
         self.file = file;
         self.path = path;
         self.seg_first = first_index;
         self.offset = 0;
-        self.capacity = self.shared.config.segment_bytes;
+        self.capacity = bytes;
         self.add_sparse(first_index);
         self.prune_sparse()?;
         self.start_prealloc();

@@ -13,6 +13,8 @@ use crate::JournalError;
 pub const SEGMENT_SUFFIX: &str = ".seg";
 /// Name of the segment being preallocated ahead of a roll.
 pub const PREALLOC_NAME: &str = "next.seg.tmp";
+/// Prefix of retired segments waiting in the recycle pool: `recycle-<old first index>.seg`.
+pub const RECYCLE_PREFIX: &str = "recycle-";
 
 /// The file name of the segment whose first record has index `first_index`.
 pub fn segment_file_name(first_index: u64) -> String {
@@ -45,6 +47,112 @@ pub fn list_segments(dir: &Path) -> Result<Vec<u64>, JournalError> {
     }
     firsts.sort_unstable();
     Ok(firsts)
+}
+
+/// The pool name of a retired segment that started at `old_first_index` (unique: no two
+/// segments of one journal ever start at the same index).
+pub fn recycle_file_name(old_first_index: u64) -> String {
+    format!("{RECYCLE_PREFIX}{old_first_index}{SEGMENT_SUFFIX}")
+}
+
+fn is_recycle_name(name: &str) -> bool {
+    name.strip_prefix(RECYCLE_PREFIX)
+        .and_then(|rest| rest.strip_suffix(SEGMENT_SUFFIX))
+        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The segments waiting in the recycle pool of `dir`, in name order.
+pub fn list_recycled(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
+    let mut pool = Vec::new();
+    let entries = fs::read_dir(dir).map_err(|e| JournalError::io("list directory", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| JournalError::io("list directory", dir, e))?;
+        if entry.file_name().to_str().is_some_and(is_recycle_name) {
+            pool.push(entry.path());
+        }
+    }
+    pool.sort_unstable();
+    Ok(pool)
+}
+
+/// What happened to a retired segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retired {
+    /// Moved into the recycle pool.
+    Recycled,
+    /// Deleted (the pool was full).
+    Deleted,
+    /// Already gone (someone else retired it).
+    Gone,
+}
+
+/// Retires the segment that starts at `first_index`: moves it into the recycle pool while the
+/// pool holds fewer than `max_recycled` segments, deletes it otherwise. The caller fsyncs the
+/// directory afterwards.
+pub fn retire_segment(
+    dir: &Path,
+    first_index: u64,
+    max_recycled: usize,
+) -> Result<Retired, JournalError> {
+    let path = segment_path(dir, first_index);
+    let outcome = if list_recycled(dir)?.len() < max_recycled {
+        let pooled = dir.join(recycle_file_name(first_index));
+        fs::rename(&path, &pooled).map(|()| Retired::Recycled)
+    } else {
+        fs::remove_file(&path).map(|()| Retired::Deleted)
+    };
+    match outcome {
+        Ok(r) => Ok(r),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Retired::Gone),
+        Err(e) => Err(JournalError::io("retire segment", &path, e)),
+    }
+}
+
+/// Takes a segment of exactly `bytes` bytes from the recycle pool and renames it to the
+/// segment name for `first_index` (pooled files of another size are deleted). Returns the
+/// open file, or `None` if the pool has none. The caller fsyncs the directory before writing.
+pub fn take_recycled(
+    dir: &Path,
+    first_index: u64,
+    bytes: u64,
+) -> Result<Option<File>, JournalError> {
+    for pooled in list_recycled(dir)? {
+        let file = match open_rw(&pooled) {
+            Ok(f) => f,
+            // Deleted meanwhile by a concurrent retention: try the next one.
+            Err(JournalError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
+        let len = file
+            .metadata()
+            .map_err(|e| JournalError::io("stat recycled segment", &pooled, e))?
+            .len();
+        if len != bytes {
+            tracing::debug!(
+                segment = %pooled.display(),
+                len,
+                want = bytes,
+                "deleting a recycled segment of another size"
+            );
+            match fs::remove_file(&pooled) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(JournalError::io("remove recycled segment", &pooled, e)),
+            }
+            continue;
+        }
+        let path = segment_path(dir, first_index);
+        match fs::rename(&pooled, &path) {
+            Ok(()) => return Ok(Some(file)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(JournalError::io("rename recycled segment", &path, e)),
+        }
+    }
+    Ok(None)
 }
 
 /// fsyncs a directory so that creations, renames and removals in it are durable.
@@ -241,8 +349,40 @@ mod tests {
             "0000000000000000000x.seg",
             "00000000000000000001.snap",
             "next.seg.tmp",
+            "recycle-7.seg",
         ] {
             assert_eq!(parse_segment_name(bad), None, "{bad}");
         }
+        assert!(is_recycle_name(&recycle_file_name(7)));
+        for bad in [
+            "recycle-.seg",
+            "recycle-7.seg.tmp",
+            "recycle-x.seg",
+            "00000000000000000001.seg",
+        ] {
+            assert!(!is_recycle_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pool_is_bounded_and_takes_only_matching_sizes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        for (first, len) in [(1u64, 64usize), (5, 64), (9, 32), (13, 64)] {
+            fs::write(segment_path(dir, first), vec![7u8; len]).unwrap();
+        }
+        assert_eq!(retire_segment(dir, 1, 2).unwrap(), Retired::Recycled);
+        assert_eq!(retire_segment(dir, 9, 2).unwrap(), Retired::Recycled);
+        assert_eq!(retire_segment(dir, 5, 2).unwrap(), Retired::Deleted);
+        assert_eq!(retire_segment(dir, 5, 2).unwrap(), Retired::Gone);
+        assert_eq!(list_recycled(dir).unwrap().len(), 2);
+        assert_eq!(list_segments(dir).unwrap(), vec![13]);
+        assert!(take_recycled(dir, 20, 64).unwrap().is_some());
+        assert_eq!(list_segments(dir).unwrap(), vec![13, 20]);
+        assert_eq!(fs::read(segment_path(dir, 20)).unwrap(), vec![7u8; 64]);
+        // The 32-byte one is the wrong size for 64-byte segments: deleted, not taken.
+        assert!(take_recycled(dir, 30, 64).unwrap().is_none());
+        assert!(list_recycled(dir).unwrap().is_empty());
+        assert_eq!(list_segments(dir).unwrap(), vec![13, 20]);
     }
 }

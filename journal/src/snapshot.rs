@@ -9,7 +9,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::segment::{fsync_dir, list_segments, segment_path};
+use crate::segment::{fsync_dir, list_segments, retire_segment, segment_path, Retired};
 use crate::JournalError;
 
 /// Sub-directory of the journal directory that holds snapshots.
@@ -138,15 +138,25 @@ pub fn latest_snapshot(dir: &Path) -> Result<Option<(u64, Vec<u8>)>, JournalErro
 pub struct RetainReport {
     /// Indexes of the snapshots deleted.
     pub removed_snapshots: Vec<u64>,
-    /// Segment files deleted.
+    /// Segment files retired (their old paths), oldest first.
     pub removed_segments: Vec<PathBuf>,
+    /// How many of them went into the recycle pool (the rest were deleted).
+    pub recycled_segments: usize,
 }
 
 /// Keeps the newest `keep` valid snapshots and deletes older snapshot files (valid or not),
-/// then deletes every segment whose records all have indexes at or below the oldest kept
-/// snapshot's index. The last (active) segment is never deleted, nor any segment holding a
-/// record after that index. With `keep == 0` or no valid snapshot, nothing is deleted.
-pub fn retain(dir: &Path, keep: usize) -> Result<RetainReport, JournalError> {
+/// then retires every segment whose records all have indexes at or below the oldest kept
+/// snapshot's index: it goes into the recycle pool (for the writer's next roll, so steady
+/// state never pays for zero-filling) while the pool holds fewer than
+/// `max_recycled_segments`, and is deleted otherwise. The last (active) segment is never
+/// retired, nor any segment holding a record after that index. With `keep == 0` or no valid
+/// snapshot, nothing is removed. Safe to run while a writer appends (see also
+/// [`crate::Journal::retain`], which takes the pool bound from the journal's configuration).
+pub fn retain(
+    dir: &Path,
+    keep: usize,
+    max_recycled_segments: usize,
+) -> Result<RetainReport, JournalError> {
     let mut report = RetainReport::default();
     if keep == 0 {
         return Ok(report);
@@ -180,7 +190,11 @@ pub fn retain(dir: &Path, keep: usize) -> Result<RetainReport, JournalError> {
             break;
         }
         let path = segment_path(dir, first);
-        fs::remove_file(&path).map_err(|e| JournalError::io("remove segment", &path, e))?;
+        match retire_segment(dir, first, max_recycled_segments)? {
+            Retired::Recycled => report.recycled_segments += 1,
+            Retired::Deleted => {}
+            Retired::Gone => continue,
+        }
         report.removed_segments.push(path);
     }
     if !report.removed_segments.is_empty() {

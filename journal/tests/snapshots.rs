@@ -75,7 +75,7 @@ fn retain_keeps_newest_snapshots_and_drops_covered_segments() {
     for s in [20u64, 90, 150] {
         write_snapshot(dir, s, format!("state@{s}").as_bytes()).unwrap();
     }
-    let report = retain(dir, 2).unwrap();
+    let report = retain(dir, 2, 2).unwrap();
     assert_eq!(report.removed_snapshots, vec![20]);
     assert_eq!(list_snapshots(dir).unwrap(), vec![90, 150]);
     // Exactly the segments whose last record is <= 90 are gone.
@@ -90,6 +90,12 @@ fn retain_keeps_newest_snapshots_and_drops_covered_segments() {
         .collect();
     assert!(!expect_removed.is_empty());
     assert_eq!(report.removed_segments, expect_removed);
+    // The first two went into the recycle pool, the rest were deleted.
+    assert_eq!(report.recycled_segments, expect_removed.len().min(2));
+    assert_eq!(
+        journal::segment::list_recycled(dir).unwrap().len(),
+        report.recycled_segments
+    );
     let after = scan(dir).unwrap();
     let first_kept = after.first_index.unwrap();
     assert!(
@@ -100,7 +106,7 @@ fn retain_keeps_newest_snapshots_and_drops_covered_segments() {
 
     // A snapshot past the end never removes the active segment.
     write_snapshot(dir, 10_000, b"future").unwrap();
-    retain(dir, 1).unwrap();
+    retain(dir, 1, 2).unwrap();
     let segs = list_segments(dir).unwrap();
     assert_eq!(segs.len(), 1);
     j.close().unwrap();
@@ -109,5 +115,5 @@ fn retain_keeps_newest_snapshots_and_drops_covered_segments() {
     let j = Journal::open(common::small(dir, 1024)).unwrap();
     assert_eq!(j.append(RecordKind::Command, b"next").unwrap(), 201);
     // Nothing is removed without a kept valid snapshot.
-    assert_eq!(retain(dir, 0).unwrap(), Default::default());
+    assert_eq!(retain(dir, 0, 2).unwrap(), Default::default());
 }

@@ -136,7 +136,7 @@ async fn reader_from_the_middle_and_before_the_first_retained_index() {
 
     // Drop the oldest segments behind a snapshot; older indexes are then a clear error.
     journal::snapshot::write_snapshot(tmp.path(), 300, b"state@300").unwrap();
-    let removed = journal::snapshot::retain(tmp.path(), 1).unwrap();
+    let removed = journal::snapshot::retain(tmp.path(), 1, 2).unwrap();
     assert!(!removed.removed_segments.is_empty());
     let first_retained = journal::scan(tmp.path()).unwrap().first_index.unwrap();
     assert!(first_retained > 1 && first_retained <= 301);
