@@ -1,15 +1,14 @@
-//! The fast book: price levels indexed by a `BTreeMap` (price -> level slot), each level an
-//! intrusive FIFO of nodes stored in a slab. A node knows its level, so removing an order or
-//! changing its quantity is O(1) unless the level empties (one `BTreeMap` removal).
+//! The fast book: price levels indexed by a [`Ladder`] per side (price -> level slot, best
+//! price last), each level an intrusive FIFO of nodes stored in a slab. A node knows its level, so removing an order or
+//! changing its quantity is O(1) unless the level empties (one ladder removal).
 //!
 //! Handles and slot indices come only from this book and the engine that owns it; they are
 //! never persisted (snapshots store orders in priority order).
 
+use super::ladder::Ladder;
 use super::{Book, BookEntry};
 use crate::command::Side;
 use crate::ids::{AccountId, OrderId};
-use std::collections::btree_map::Entry;
-use std::collections::BTreeMap;
 
 const NIL: u32 = u32::MAX;
 
@@ -51,19 +50,33 @@ struct Level {
 }
 
 /// Fast order book. Handles are node slots (reused after removal).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FastBook {
     nodes: Vec<Node>,
     free_nodes: Vec<u32>,
     levels: Vec<Level>,
     free_levels: Vec<u32>,
-    bids: BTreeMap<u64, u32>,
-    asks: BTreeMap<u64, u32>,
+    bids: Ladder,
+    asks: Ladder,
     count: usize,
 }
 
+impl Default for FastBook {
+    fn default() -> Self {
+        Self {
+            nodes: Vec::new(),
+            free_nodes: Vec::new(),
+            levels: Vec::new(),
+            free_levels: Vec::new(),
+            bids: Ladder::new(Side::Buy),
+            asks: Ladder::new(Side::Sell),
+            count: 0,
+        }
+    }
+}
+
 impl FastBook {
-    fn side_map(&self, side: Side) -> &BTreeMap<u64, u32> {
+    fn side_map(&self, side: Side) -> &Ladder {
         match side {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
@@ -82,10 +95,7 @@ impl FastBook {
     }
 
     fn best_level(&self, side: Side) -> Option<&Level> {
-        let slot = match side {
-            Side::Buy => self.bids.last_key_value().map(|(_, l)| *l),
-            Side::Sell => self.asks.first_key_value().map(|(_, l)| *l),
-        }?;
+        let slot = self.side_map(side).best()?;
         self.levels.get(slot as usize)
     }
 
@@ -110,15 +120,13 @@ impl Book for FastBook {
         account: AccountId,
         qty: u64,
     ) -> (u32, u64) {
-        // One tree descent whether or not the level exists.
+        // One search whether or not the level exists.
         let map = match side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
-        let slot = match map.entry(price) {
-            Entry::Occupied(e) => *e.get(),
-            Entry::Vacant(v) => *v.insert(new_level(&mut self.levels, &mut self.free_levels)),
-        };
+        let (levels, free) = (&mut self.levels, &mut self.free_levels);
+        let slot = map.get_or_insert_with(price, || new_level(levels, free));
         let node = Node {
             order_id,
             account,
@@ -177,8 +185,8 @@ impl Book for FastBook {
         let total = level.total;
         if level.head == NIL {
             match side {
-                Side::Buy => self.bids.remove(&price),
-                Side::Sell => self.asks.remove(&price),
+                Side::Buy => self.bids.remove(price),
+                Side::Sell => self.asks.remove(price),
             };
             self.free_levels.push(node.level);
         }
@@ -206,43 +214,28 @@ impl Book for FastBook {
     }
 
     fn walk(&self, side: Side, visit: &mut dyn FnMut(&BookEntry) -> bool) {
-        match side {
-            Side::Buy => {
-                for slot in self.bids.values().rev() {
-                    if !self.walk_level(*slot, visit) {
-                        return;
-                    }
-                }
-            }
-            Side::Sell => {
-                for slot in self.asks.values() {
-                    if !self.walk_level(*slot, visit) {
-                        return;
-                    }
-                }
+        for (_, slot) in self.side_map(side).iter() {
+            if !self.walk_level(slot, visit) {
+                return;
             }
         }
     }
 
     fn level_qty(&self, side: Side, price: u64) -> u64 {
         self.side_map(side)
-            .get(&price)
-            .and_then(|slot| self.levels.get(*slot as usize))
+            .get(price)
+            .and_then(|slot| self.levels.get(slot as usize))
             .map_or(0, |l| l.total)
     }
 
     fn depth(&self, side: Side, levels: usize, out: &mut Vec<(u64, u64)>) {
-        let total = |slot: &u32| self.levels.get(*slot as usize).map_or(0, |l| l.total);
-        match side {
-            Side::Buy => out.extend(
-                self.bids
-                    .iter()
-                    .rev()
-                    .take(levels)
-                    .map(|(p, s)| (*p, total(s))),
-            ),
-            Side::Sell => out.extend(self.asks.iter().take(levels).map(|(p, s)| (*p, total(s)))),
-        }
+        let total = |slot: u32| self.levels.get(slot as usize).map_or(0, |l| l.total);
+        out.extend(
+            self.side_map(side)
+                .iter()
+                .take(levels)
+                .map(|(p, s)| (p, total(s))),
+        );
     }
 
     fn order_count(&self) -> usize {

@@ -1,6 +1,6 @@
 //! Order books: the [`Book`] trait and its two implementations.
 //!
-//! * [`FastBook`]: price levels in a `BTreeMap`, each level an intrusive doubly linked FIFO of
+//! * [`FastBook`]: price levels in a sorted `Vec` per side (best last), each level an intrusive doubly linked FIFO of
 //!   nodes stored in a slab (`Vec`) with a free list; O(1) cancel by handle.
 //! * [`NaiveBook`]: one `Vec` of orders scanned linearly; obviously right, used as the
 //!   reference in differential tests.
@@ -10,6 +10,7 @@
 //! through this trait (the engine's events and snapshots depend only on it).
 
 mod fast;
+mod ladder;
 mod naive;
 
 pub use fast::FastBook;

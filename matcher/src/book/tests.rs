@@ -13,6 +13,9 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (any::<bool>(), 1u64..8, 1u64..50).prop_map(|(buy, price, qty)| Op::Insert { buy, price, qty }),
+        // Extreme prices: the ladder stores asks as `!price`.
+        1 => (any::<bool>(), prop_oneof![Just(1u64), Just(u64::MAX), Just(u64::MAX - 1), Just(1u64 << 63)], 1u64..50)
+            .prop_map(|(buy, price, qty)| Op::Insert { buy, price, qty }),
         1 => any::<usize>().prop_map(|pick| Op::Remove { pick }),
         1 => (any::<usize>(), 1u64..50).prop_map(|(pick, qty)| Op::SetQty { pick, qty }),
     ]
