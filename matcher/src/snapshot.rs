@@ -194,9 +194,12 @@ impl<B: Book> Engine<B> {
                     {
                         return Err(RestoreError::InvalidOrder(o.order_id.0));
                     }
-                    let (h, _) = book.insert(side, o.price, o.order_id, o.account, o.remaining_qty);
+                    let tag = st.orders.next_slot();
+                    let (h, _) =
+                        book.insert(side, o.price, o.order_id, o.account, o.remaining_qty, tag);
                     let acct = st.account_slot_or_insert(o.account);
-                    st.open_order(*o, h, acct);
+                    let slot = st.open_order(*o, h, acct);
+                    debug_assert_eq!(slot, tag, "order slot prediction");
                 }
             }
             markets.insert(

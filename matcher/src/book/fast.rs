@@ -40,6 +40,7 @@ struct Node {
     prev: u32,
     next: u32,
     level: u32,
+    tag: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -91,6 +92,7 @@ impl FastBook {
             price: n.price,
             qty: n.qty,
             handle,
+            tag: n.tag,
         }
     }
 
@@ -119,6 +121,7 @@ impl Book for FastBook {
         order_id: OrderId,
         account: AccountId,
         qty: u64,
+        tag: u32,
     ) -> (u32, u64) {
         // One search whether or not the level exists.
         let map = match side {
@@ -135,6 +138,7 @@ impl Book for FastBook {
             prev: NIL,
             next: NIL,
             level: slot,
+            tag,
         };
         let handle = match self.free_nodes.pop() {
             Some(h) => {

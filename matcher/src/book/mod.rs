@@ -32,6 +32,9 @@ pub struct BookEntry {
     pub qty: u64,
     /// Implementation-specific handle returned by [`Book::insert`].
     pub handle: u32,
+    /// The caller's value given to [`Book::insert`] (the engine's order slot, so a fill
+    /// reaches the order without an id lookup).
+    pub tag: u32,
 }
 
 /// A price-time priority order book of one symbol (both sides).
@@ -41,7 +44,8 @@ pub struct BookEntry {
 /// book, and quantities > 0; implementations may ignore `handle` or `order_id` as they see fit.
 pub trait Book: Default + std::fmt::Debug {
     /// Appends an order at the back of its price level; returns its handle and the level's
-    /// new total quantity.
+    /// new total quantity. `tag` is returned in the order's [`BookEntry`].
+    #[allow(clippy::too_many_arguments)]
     fn insert(
         &mut self,
         side: Side,
@@ -49,6 +53,7 @@ pub trait Book: Default + std::fmt::Debug {
         order_id: OrderId,
         account: AccountId,
         qty: u64,
+        tag: u32,
     ) -> (u32, u64);
     /// Removes an order; returns the level's new total quantity.
     fn remove(&mut self, side: Side, price: u64, order_id: OrderId, handle: u32) -> u64;

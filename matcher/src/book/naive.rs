@@ -48,6 +48,7 @@ impl Book for NaiveBook {
         order_id: OrderId,
         account: AccountId,
         qty: u64,
+        tag: u32,
     ) -> (u32, u64) {
         self.arrivals += 1;
         let entry = BookEntry {
@@ -56,6 +57,7 @@ impl Book for NaiveBook {
             price,
             qty,
             handle: 0,
+            tag,
         };
         self.orders.push(NaiveOrder {
             side,

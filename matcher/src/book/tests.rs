@@ -23,11 +23,11 @@ fn op() -> impl Strategy<Value = Op> {
 
 type Walker<'a> = &'a dyn Fn(Side, &mut dyn FnMut(&BookEntry) -> bool);
 
-fn all(book: Walker<'_>) -> Vec<(u64, u64, u64)> {
+fn all(book: Walker<'_>) -> Vec<(u64, u64, u64, u32)> {
     let mut v = Vec::new();
     for side in [Side::Buy, Side::Sell] {
         book(side, &mut |e| {
-            v.push((e.order_id.0, e.price, e.qty));
+            v.push((e.order_id.0, e.price, e.qty, e.tag));
             true
         });
     }
@@ -48,8 +48,9 @@ proptest! {
                     let side = if buy { Side::Buy } else { Side::Sell };
                     let id = OrderId(next);
                     next += 1;
-                    let (h, total) = fast.insert(side, price, id, AccountId(next % 3), qty);
-                    prop_assert_eq!(naive.insert(side, price, id, AccountId(next % 3), qty).1, total);
+                    let tag = (next * 7) as u32;
+                    let (h, total) = fast.insert(side, price, id, AccountId(next % 3), qty, tag);
+                    prop_assert_eq!(naive.insert(side, price, id, AccountId(next % 3), qty, tag).1, total);
                     live.push((side, price, id, h));
                 }
                 Op::Remove { pick } if !live.is_empty() => {

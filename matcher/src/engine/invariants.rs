@@ -97,7 +97,13 @@ impl<B: Book> Engine<B> {
                 let mut bad = None;
                 m.book.walk(side, &mut |e| {
                     in_books += 1;
-                    let ok = self.st.orders.get(&e.order_id).is_some_and(|o| {
+                    let tagged = self
+                        .st
+                        .orders
+                        .by_slot(e.tag)
+                        .is_some_and(|o| o.order.order_id == e.order_id);
+                    let ok = tagged
+                        && self.st.orders.get(&e.order_id).is_some_and(|o| {
                         let o = &o.order;
                         o.symbol == symbol
                             && o.side == side

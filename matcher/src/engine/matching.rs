@@ -233,7 +233,11 @@ impl State {
             t.matching_status()
         });
 
-        let Some(open) = self.orders.get_mut(&maker.order_id) else {
+        let Some(open) = self
+            .orders
+            .by_slot_mut(maker.tag)
+            .filter(|o| o.order.order_id == maker.order_id)
+        else {
             debug_assert!(false, "decrement: unknown maker");
             return;
         };
@@ -329,7 +333,11 @@ impl State {
         let taker_state = t.o.state_with(t.matching_status());
 
         // Maker side.
-        let Some(open) = self.orders.get_mut(&maker.order_id) else {
+        let Some(open) = self
+            .orders
+            .by_slot_mut(maker.tag)
+            .filter(|o| o.order.order_id == maker.order_id)
+        else {
             debug_assert!(false, "trade: unknown maker");
             return;
         };

@@ -338,16 +338,19 @@ impl State {
             let required = order.required_frozen(m.unit, m.config.lot_size);
             self.release(t.acct, frozen_asset, order.frozen - required);
             order.frozen = required;
+            let tag = self.orders.next_slot();
             let (handle, total) = m.book.insert(
                 order.side,
                 order.price,
                 order.order_id,
                 order.account,
                 order.remaining_qty,
+                tag,
             );
             self.touched_levels
                 .push((order.symbol, order.side, order.price, total));
-            self.open_order(order, handle, t.acct);
+            let slot = self.open_order(order, handle, t.acct);
+            debug_assert_eq!(slot, tag, "order slot prediction");
             return;
         }
         let (reason, in_match) = match exit {

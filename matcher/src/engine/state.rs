@@ -147,6 +147,26 @@ impl OrderStore {
         self.slots.get_mut(i as usize)
     }
 
+    /// An open order by its slot (the book entry's tag).
+    pub(crate) fn by_slot(&self, slot: u32) -> Option<&OpenOrder> {
+        self.slots.get(slot as usize)
+    }
+
+    /// An open order by its slot, mutably.
+    #[inline]
+    pub(crate) fn by_slot_mut(&mut self, slot: u32) -> Option<&mut OpenOrder> {
+        self.slots.get_mut(slot as usize)
+    }
+
+    /// The slot the next [`OrderStore::insert`] will use.
+    #[inline]
+    pub(crate) fn next_slot(&self) -> u32 {
+        self.free
+            .last()
+            .copied()
+            .unwrap_or(self.slots.len() as u32)
+    }
+
     pub(crate) fn contains_key(&self, id: &OrderId) -> bool {
         self.index.contains_key(id)
     }
@@ -155,8 +175,8 @@ impl OrderStore {
         self.index.len()
     }
 
-    /// Inserts a new order (the id must not be present).
-    pub(crate) fn insert(&mut self, id: OrderId, order: OpenOrder) {
+    /// Inserts a new order (the id must not be present); returns its slot.
+    pub(crate) fn insert(&mut self, id: OrderId, order: OpenOrder) -> u32 {
         let slot = match self.free.pop() {
             Some(i) => {
                 if let Some(s) = self.slots.get_mut(i as usize) {
@@ -171,6 +191,7 @@ impl OrderStore {
         };
         let previous = self.index.insert(id, slot);
         debug_assert!(previous.is_none(), "order inserted twice");
+        slot
     }
 
     pub(crate) fn remove(&mut self, id: &OrderId) -> Option<OpenOrder> {
@@ -437,8 +458,9 @@ impl State {
         });
     }
 
-    /// Registers a new open order with its account.
-    pub(crate) fn open_order(&mut self, order: RestingOrder, handle: u32, acct: u32) {
+    /// Registers a new open order with its account; returns its order slot (which
+    /// [`OrderStore::next_slot`] predicted).
+    pub(crate) fn open_order(&mut self, order: RestingOrder, handle: u32, acct: u32) -> u32 {
         debug_assert_eq!(self.account_slot(order.account), Some(acct));
         let acc = &mut self.accounts[acct as usize];
         match acc.open.binary_search(&order.order_id) {
@@ -448,7 +470,7 @@ impl State {
         acc.by_client_id
             .insert(order.client_order_id, order.order_id);
         self.orders
-            .insert(order.order_id, OpenOrder { order, handle, acct });
+            .insert(order.order_id, OpenOrder { order, handle, acct })
     }
 
     /// Unregisters an open order; returns it.
