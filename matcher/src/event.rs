@@ -300,7 +300,7 @@ pub struct SelfTradePrevented {
     pub taker_state: OrderState,
     /// Maker's state after the decrement.
     pub maker_state: OrderState,
-    }
+}
 
 /// Outcome of the cancel half of a cancel-replace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]

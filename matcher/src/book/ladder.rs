@@ -57,7 +57,9 @@ impl Ladder {
     /// The level slot at `price`.
     #[inline]
     pub(super) fn get(&self, price: u64) -> Option<u32> {
-        self.find(price).ok().and_then(|i| self.slots.get(i).copied())
+        self.find(price)
+            .ok()
+            .and_then(|i| self.slots.get(i).copied())
     }
 
     /// The level slot at `price`, created with `make` if there is none.

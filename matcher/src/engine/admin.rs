@@ -63,7 +63,8 @@ impl<B: Book> Engine<B> {
         match check() {
             Ok(()) => {
                 self.assets.insert(c.id, c.clone());
-                self.st.emit(out, EventKind::AssetUpserted(Box::new(c.clone())));
+                self.st
+                    .emit(out, EventKind::AssetUpserted(Box::new(c.clone())));
             }
             Err(e) => self.reject_admin(RequestKind::UpsertAsset, None, e.into(), out),
         }
@@ -104,7 +105,8 @@ impl<B: Book> Engine<B> {
                         self.markets.insert(c.id, market);
                     }
                 }
-                self.st.emit(out, EventKind::SymbolUpserted(Box::new(c.clone())));
+                self.st
+                    .emit(out, EventKind::SymbolUpserted(Box::new(c.clone())));
             }
             Err(e) => self.reject_admin(RequestKind::UpsertSymbol, Some(c.id), e.into(), out),
         }

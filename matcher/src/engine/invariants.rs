@@ -104,14 +104,14 @@ impl<B: Book> Engine<B> {
                         .is_some_and(|o| o.order.order_id == e.order_id);
                     let ok = tagged
                         && self.st.orders.get(&e.order_id).is_some_and(|o| {
-                        let o = &o.order;
-                        o.symbol == symbol
-                            && o.side == side
-                            && o.price == e.price
-                            && o.account == e.account
-                            && o.remaining_qty == e.qty
-                            && e.qty > 0
-                    });
+                            let o = &o.order;
+                            o.symbol == symbol
+                                && o.side == side
+                                && o.price == e.price
+                                && o.account == e.account
+                                && o.remaining_qty == e.qty
+                                && e.qty > 0
+                        });
                     if !ok {
                         bad = Some(e.order_id);
                     }
@@ -155,9 +155,9 @@ impl<B: Book> Engine<B> {
             let slot_ok = self.st.account_slot(o.account) == Some(open.acct);
             let indexed = slot_ok
                 && self.st.account(o.account).is_some_and(|a| {
-                a.open.binary_search(id).is_ok()
-                    && a.by_client_id.get(&o.client_order_id) == Some(id)
-            });
+                    a.open.binary_search(id).is_ok()
+                        && a.by_client_id.get(&o.client_order_id) == Some(id)
+                });
             if !indexed {
                 return Err(InvariantViolation::AccountIndex(o.account));
             }

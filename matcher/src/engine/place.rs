@@ -17,7 +17,8 @@ use crate::book::{crosses, Book};
 use crate::command::{MarketAmount, OrderType, PlaceOrder, Side, TimeInForce};
 use crate::config::{SymbolStatus, MAX_ASSET_SUPPLY};
 use crate::event::{
-    CancelReason, Event, EventKind, OrderAccepted, OrderInfo, OrderStatus, RejectReason, RequestKind,
+    CancelReason, Event, EventKind, OrderAccepted, OrderInfo, OrderStatus, RejectReason,
+    RequestKind,
 };
 use crate::fees;
 use crate::ids::OrderId;

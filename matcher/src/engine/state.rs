@@ -161,10 +161,7 @@ impl OrderStore {
     /// The slot the next [`OrderStore::insert`] will use.
     #[inline]
     pub(crate) fn next_slot(&self) -> u32 {
-        self.free
-            .last()
-            .copied()
-            .unwrap_or(self.slots.len() as u32)
+        self.free.last().copied().unwrap_or(self.slots.len() as u32)
     }
 
     pub(crate) fn contains_key(&self, id: &OrderId) -> bool {
@@ -374,7 +371,9 @@ impl State {
     }
 
     /// All balance entries as (account, asset, balance), in no particular order.
-    pub(crate) fn balance_entries(&self) -> impl Iterator<Item = (AccountId, AssetId, Balance)> + '_ {
+    pub(crate) fn balance_entries(
+        &self,
+    ) -> impl Iterator<Item = (AccountId, AssetId, Balance)> + '_ {
         self.accounts.iter().flat_map(move |a| {
             a.balances.iter().enumerate().filter_map(move |(slot, b)| {
                 let asset = self.asset_ids.get(slot)?;
@@ -406,11 +405,19 @@ impl State {
     /// Applies `change` to a balance and records its new value for this command's `Balance`
     /// events (the last record of each (account, asset) wins).
     #[inline]
-    pub(crate) fn update_balance(&mut self, acct: u32, asset: u32, change: impl FnOnce(&mut Balance)) {
+    pub(crate) fn update_balance(
+        &mut self,
+        acct: u32,
+        asset: u32,
+        change: impl FnOnce(&mut Balance),
+    ) {
         let b = self.balance_slot(acct, asset);
         change(b);
         let value = *b;
-        let ids = (self.accounts[acct as usize].id, self.asset_ids[asset as usize]);
+        let ids = (
+            self.accounts[acct as usize].id,
+            self.asset_ids[asset as usize],
+        );
         self.touched_balances.push((ids.0, ids.1, value));
     }
 
@@ -469,8 +476,14 @@ impl State {
         }
         acc.by_client_id
             .insert(order.client_order_id, order.order_id);
-        self.orders
-            .insert(order.order_id, OpenOrder { order, handle, acct })
+        self.orders.insert(
+            order.order_id,
+            OpenOrder {
+                order,
+                handle,
+                acct,
+            },
+        )
     }
 
     /// Unregisters an open order; returns it.
