@@ -23,7 +23,8 @@ use tokio::sync::watch;
 
 use crate::format::{check_frame, unchecked_frame_len, FrameCheck, Record, HEADER_LEN};
 use crate::journal::{Published, Shared};
-use crate::segment::{list_segments, segment_path};
+use crate::scan::last_kept_index;
+use crate::segment::{self, list_segments, segment_path};
 use crate::{durable_file, JournalError};
 
 /// How long a cross-process reader sleeps without an inotify event before re-checking anyway.
@@ -38,6 +39,9 @@ enum Follow {
     },
     Remote {
         durable: Option<File>,
+        /// With no live writer: (the durable file's value, the last index recovery would
+        /// keep) from the last look at the disk; redone when the durable file moves.
+        dead_end: Option<(u64, u64)>,
         /// Created on the first `next().await` (needs a tokio runtime with IO and time).
         inotify: Option<AsyncFd<Inotify>>,
     },
@@ -103,9 +107,16 @@ impl JournalReader {
         })
     }
 
-    /// A reader for a journal directory written by another process (or by no process: then
-    /// it reads up to the last index the writer published in the `durable` file). It shares
+    /// A reader for a journal directory written by another process, or by none. It shares
     /// nothing with any in-process writer. `from` 0 is treated as 1.
+    ///
+    /// While a writer holds the directory's `LOCK`, the reader hands out records up to the
+    /// durable index the writer publishes in the `durable` file. When no live writer holds it
+    /// (a non-blocking shared `flock` probe succeeds), the durable file may lag the log by up
+    /// to one batch (the writer died between its fdatasync and its publication), yet every
+    /// valid record on disk is what the next [`crate::Journal::open`] will keep: the reader
+    /// then reads up to the last record recovery would keep (a torn tail is not read). If the
+    /// log is damaged in a way recovery would refuse, it falls back to the durable file.
     pub fn open(dir: impl AsRef<Path>, from: u64) -> Result<Self, JournalError> {
         let dir = dir.as_ref().to_path_buf();
         if !dir.is_dir() {
@@ -119,6 +130,7 @@ impl JournalReader {
             dir,
             follow: Follow::Remote {
                 durable: None,
+                dead_end: None,
                 inotify: None,
             },
             next_index: from.max(1),
@@ -206,18 +218,27 @@ impl JournalReader {
                     }
                 }
             }
-            Follow::Remote { durable, .. } => {
+            Follow::Remote {
+                durable, dead_end, ..
+            } => {
                 let path = self.dir.join(durable_file::DURABLE_FILE_NAME);
                 if durable.is_none() {
                     match File::open(&path) {
                         Ok(f) => *durable = Some(f),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                         Err(e) => return Err(JournalError::io("open durable file", &path, e)),
                     }
                 }
+                let mut published = 0;
                 if let Some(f) = durable {
                     if let Some(d) = durable_file::read_from(f, &path)? {
+                        published = d;
                         self.durable = self.durable.max(d);
+                    }
+                }
+                if self.next_index > self.durable {
+                    if let Some(end) = dead_writer_end(&self.dir, published, dead_end)? {
+                        self.durable = self.durable.max(end);
                     }
                 }
             }
@@ -454,6 +475,50 @@ impl Position {
             reason,
         }
     }
+}
+
+/// With no live writer, the last index recovery would keep (cached in `cache` while the
+/// durable file stays at `published`); `None` while a writer holds the lock, or if the log
+/// is damaged in a way recovery would refuse (then only the durable file is trusted).
+fn dead_writer_end(
+    dir: &Path,
+    published: u64,
+    cache: &mut Option<(u64, u64)>,
+) -> Result<Option<u64>, JournalError> {
+    if segment::writer_alive(dir)? {
+        *cache = None;
+        return Ok(None);
+    }
+    if let Some((seen, end)) = *cache {
+        if seen == published {
+            return Ok(Some(end));
+        }
+    }
+    let end = match last_kept_index(dir) {
+        Ok(end) => end,
+        Err(JournalError::Corrupt {
+            segment,
+            offset,
+            reason,
+        }) => {
+            tracing::warn!(
+                segment = %segment.display(),
+                offset,
+                reason,
+                "journal reader: log is damaged; reading only up to the published durable index"
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    // A writer that started meanwhile may have been writing what we just looked at; only a
+    // writer that is gone again (or never came) makes the bytes on disk final.
+    if segment::writer_alive(dir)? {
+        *cache = None;
+        return Ok(None);
+    }
+    *cache = Some((published, end));
+    Ok(Some(end))
 }
 
 fn watch_dir(dir: &Path) -> Result<AsyncFd<Inotify>, JournalError> {

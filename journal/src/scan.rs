@@ -83,7 +83,21 @@ pub(crate) struct Scanned {
 /// Scans all segments; with `repair`, zero-fills a torn tail in the last segment (and
 /// fdatasyncs it) instead of only reporting it.
 pub(crate) fn scan_dir(dir: &Path, repair: bool) -> Result<Scanned, JournalError> {
+    scan_segments(dir, &list_segments(dir)?, repair)
+}
+
+/// The index of the last record recovery would keep (0 if none), looking only at the last
+/// segment: every earlier segment was fdatasync'd whole before the writer wrote into a later
+/// one, so only the last can end in a torn tail. Damage that recovery would refuse is
+/// reported as [`JournalError::Corrupt`].
+pub(crate) fn last_kept_index(dir: &Path) -> Result<u64, JournalError> {
     let firsts = list_segments(dir)?;
+    let last = firsts.len().saturating_sub(1);
+    Ok(scan_segments(dir, &firsts[last..], false)?.next_index - 1)
+}
+
+/// Scans the segments starting at `firsts` (ascending, the last one being the log's last).
+fn scan_segments(dir: &Path, firsts: &[u64], repair: bool) -> Result<Scanned, JournalError> {
     let mut report = ScanReport {
         segments: Vec::with_capacity(firsts.len()),
         first_index: None,
@@ -212,7 +226,7 @@ pub(crate) fn scan_dir(dir: &Path, repair: bool) -> Result<Scanned, JournalError
     }
     Ok(Scanned {
         report,
-        next_index: expected.unwrap_or(1),
+        next_index: expected.unwrap_or_else(|| firsts.first().copied().unwrap_or(1)),
         tail_offset,
         sparse,
     })

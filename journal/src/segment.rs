@@ -304,18 +304,50 @@ pub fn lock_dir(dir: &Path) -> Result<File, JournalError> {
         .truncate(false)
         .open(&path)
         .map_err(|e| JournalError::io("open lock file", &path, e))?;
-    // SAFETY: plain syscall on a file descriptor we own; no memory is passed.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
-        if err.kind() == std::io::ErrorKind::WouldBlock {
-            return Err(JournalError::AlreadyOpen {
-                dir: dir.to_path_buf(),
-            });
+    // A reader's probe (see [`writer_alive`]) holds a shared lock for a moment: retry a few
+    // times before concluding that another writer has the directory.
+    for attempt in 0..LOCK_ATTEMPTS {
+        // SAFETY: plain syscall on a file descriptor we own; no memory is passed.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(file);
         }
-        return Err(JournalError::io("lock journal directory", &path, err));
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::WouldBlock {
+            return Err(JournalError::io("lock journal directory", &path, err));
+        }
+        if attempt + 1 < LOCK_ATTEMPTS {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
-    Ok(file)
+    Err(JournalError::AlreadyOpen {
+        dir: dir.to_path_buf(),
+    })
+}
+
+const LOCK_ATTEMPTS: u32 = 4;
+
+/// Whether a live writer holds the directory's `LOCK` (probed with a non-blocking shared
+/// `flock`, released at once). `false` if there is no lock file at all.
+pub fn writer_alive(dir: &Path) -> Result<bool, JournalError> {
+    let path = dir.join(LOCK_NAME);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(JournalError::io("open lock file", &path, e)),
+    };
+    // SAFETY: plain syscall on a file descriptor we own; no memory is passed.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    if rc == 0 {
+        // Closing `file` releases the shared lock.
+        return Ok(false);
+    }
+    let err = std::io::Error::last_os_error();
+    if err.kind() == std::io::ErrorKind::WouldBlock {
+        Ok(true)
+    } else {
+        Err(JournalError::io("probe journal lock", &path, err))
+    }
 }
 
 /// Opens an existing segment for reading and writing.

@@ -128,8 +128,24 @@ fn crash_mid_batch_loses_nothing_reported_durable() {
             "round {round}: child reported too little"
         );
 
+        // The writer is dead: a reader returns every record recovery will keep, even those
+        // the child wrote but never published in the durable file.
+        let before_recovery: Vec<u64> = common::read_all(tmp.path())
+            .iter()
+            .map(|r| r.index)
+            .collect();
+        let published = journal::durable_file::read(tmp.path())
+            .unwrap()
+            .unwrap_or(0);
+        assert!(before_recovery.len() as u64 >= published);
+
         // Reopen (runs recovery), then check well-formedness and every reported record.
         let j = Journal::open(common::small(tmp.path(), 64 << 10)).unwrap();
+        assert_eq!(
+            j.durable_index(),
+            before_recovery.len() as u64,
+            "round {round}"
+        );
         let report = scan(tmp.path()).unwrap();
         assert_eq!(report.torn_tail, None);
         let all = common::read_all(tmp.path());
