@@ -64,8 +64,10 @@
 //! and recomputes that one frame's CRC.
 //!
 //! Because the magic is non-zero, a 32-byte all-zero header is unambiguously "end of log"
-//! (the end marker, or zero-filled preallocated space), never a record. Version 1 frames
-//! (written before flags existed, with the field always zero) read the same way.
+//! (the end marker, or zero-filled preallocated space), never a record. Logs written before
+//! the flags existed (the field always zero, no end markers, only fresh segments) read the
+//! same way, except that without flagged unit starts, damage in their last segment followed
+//! by valid records is taken for a torn tail.
 //!
 //! # Validity, end of log, torn tails and corruption
 //!
@@ -114,9 +116,10 @@ pub const HEADER_LEN: usize = 32;
 pub const ALIGN: usize = 8;
 /// The non-zero marker at header offset 8 (the bytes `JRNL`).
 pub const MAGIC: u32 = 0x4C4E_524A;
-/// The format version written by this code (2: the header's flags field is defined; version
-/// 1 frames have it zero).
-pub const FORMAT_VERSION: u8 = 2;
+/// The format version written by this code. The flags field was "reserved, must be zero" in
+/// the first builds of version 1; defining bit 0 kept the version (older builds of this crate
+/// would reject flagged frames as damaged; no such reader is deployed).
+pub const FORMAT_VERSION: u8 = 1;
 /// Header flag: this frame is the first of a sync unit (see the module docs).
 pub const SYNC_UNIT_START: u16 = 1;
 /// Every flag bit this version defines; frames with other bits set are not valid.

@@ -7,7 +7,11 @@
 //!   from another process ([`JournalReader::open`]), following segment rolls.
 //! * Recovery on open truncates a torn tail and refuses corruption in the middle; [`scan`]
 //!   does the same checks read-only for operator tools.
-//! * [`snapshot`]: checksummed, atomically written snapshots beside the log, and retention.
+//! * [`snapshot`]: checksummed, atomically written snapshots beside the log, and retention,
+//!   which moves retired segments into a bounded recycle pool that later segment rolls reuse
+//!   (so steady-state appends never wait for zero-filling).
+//! * Power-loss safe: the first frame of every sync unit is flagged, so a torn last unit
+//!   (pages persisted out of order) is told apart from damage in the middle exactly.
 //!
 //! Payloads are opaque bytes; this crate knows nothing about their schema. The bytes on disk
 //! are specified in [`mod@format`].
@@ -31,10 +35,10 @@
 //! # }
 //! ```
 //!
-//! Threads: `Journal::open` starts one writer thread and, around segment rolls, a short-lived
-//! preallocation thread. `append` never waits for I/O; it blocks only for backpressure (see
-//! [`JournalConfig::max_pending_bytes`]), so calling it from async code is fine as long as the
-//! bound is not hit routinely. Dropping the last `Journal` clone drains, syncs and joins the
+//! Threads: `Journal::open` starts one writer thread and, around segment rolls when the
+//! recycle pool is empty, a short-lived preallocation thread. `append` never waits for I/O;
+//! it blocks only for backpressure (see [`JournalConfig::max_pending_bytes`]), so calling it
+//! from async code is fine as long as the bound is not hit routinely. Dropping the last `Journal` clone drains, syncs and joins the
 //! writer (a blocking operation).
 
 mod config;

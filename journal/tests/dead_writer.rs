@@ -19,11 +19,20 @@ fn payload(i: u64) -> Vec<u8> {
     vec![i as u8 | 1; (i * 29 % 120) as usize]
 }
 
-/// Appends records `from..=to`, one sync unit each.
+/// Appends records `from..=to`, one sync unit each, and waits until the writer has also
+/// published the last one in the `durable` file (it does so after waking in-process waiters).
 fn append(j: &Journal, from: u64, to: u64) {
     for i in from..=to {
         assert_eq!(j.append(RecordKind::Command, &payload(i)).unwrap(), i);
         j.wait_durable_blocking(i).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while durable_file::read(j.dir()).unwrap() != Some(to) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "durable file never showed {to}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 

@@ -30,13 +30,18 @@ fn config(dir: &Path, pool: usize) -> JournalConfig {
     c
 }
 
-/// Appends `n` records as one sync unit and waits for them.
+/// Appends `n` records as one sync unit and waits for them, including the writer's
+/// publication in the `durable` file (which follows waking in-process waiters).
 fn append(j: &Journal, n: u64) -> u64 {
     let first = j.next_index();
     let batch: Vec<Vec<u8>> = (first..first + n).map(payload).collect();
     j.append_batch(RecordKind::Command, &batch).unwrap();
-    j.wait_durable_blocking(first + n - 1).unwrap();
-    first + n - 1
+    let last = first + n - 1;
+    j.wait_durable_blocking(last).unwrap();
+    while journal::durable_file::read(j.dir()).unwrap() != Some(last) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    last
 }
 
 /// Writes in rounds with a snapshot and retention after each, the way production does.
