@@ -127,6 +127,7 @@ impl<B: Book> Engine<B> {
         self.st.cmd_seq = cmd.seq;
         self.st.ts_ms = cmd.ts_ms;
         self.st.touched_balances.clear();
+        self.st.epoch += 1;
         self.st.touched_levels.clear();
         if cmd.seq <= self.st.last_cmd_seq {
             self.st.emit(
@@ -205,23 +206,19 @@ impl<B: Book> Engine<B> {
         self.st.touched_levels = levels;
 
         let mut balances = std::mem::take(&mut self.st.touched_balances);
-        // Stable sort: the last record of each (account, asset) holds its final value.
+        // One record per (account, asset); the values are read now, after all changes.
         insertion_sort_by_key(&mut balances, |b| (b.0, b.1));
-        for (i, &(account, asset, b)) in balances.iter().enumerate() {
-            let last = balances
-                .get(i + 1)
-                .is_none_or(|n| (n.0, n.1) != (account, asset));
-            if last {
-                self.st.emit(
-                    out,
-                    EventKind::Balance {
-                        account,
-                        asset,
-                        available: b.available,
-                        frozen: b.frozen,
-                    },
-                );
-            }
+        for &(account, asset, acct_slot, asset_slot) in &balances {
+            let b = self.st.balance_at(acct_slot, asset_slot);
+            self.st.emit(
+                out,
+                EventKind::Balance {
+                    account,
+                    asset,
+                    available: b.available,
+                    frozen: b.frozen,
+                },
+            );
         }
         balances.clear();
         self.st.touched_balances = balances;

@@ -205,6 +205,15 @@ impl OrderStore {
     }
 }
 
+/// A balance plus the number of the last command that changed it (so each touched balance
+/// is recorded once per command).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BalanceEntry {
+    pub(crate) balance: Balance,
+    /// `State::epoch` of the last command that touched it (0: none since restore).
+    touched_in: u64,
+}
+
 /// Per-account data, stored at the account's dense slot.
 ///
 /// Slots are assigned on first sight (a balance entry or an open order), in command order,
@@ -215,7 +224,7 @@ pub(crate) struct Account {
     /// The account's id.
     pub(crate) id: AccountId,
     /// Balance entries by dense asset slot (`None`: no entry).
-    pub(crate) balances: Vec<Option<Balance>>,
+    pub(crate) balances: Vec<Option<BalanceEntry>>,
     /// Assets this account has a balance entry for, ascending.
     pub(crate) assets: Vec<AssetId>,
     /// Open order ids, ascending (new ids are always the largest, so inserts are pushes).
@@ -271,8 +280,11 @@ pub(crate) struct State {
     // Per-command scratch (never persisted).
     pub(crate) cmd_seq: u64,
     pub(crate) ts_ms: u64,
-    /// (account, asset, balance after the change), in order of change.
-    pub(crate) touched_balances: Vec<(AccountId, AssetId, Balance)>,
+    /// Counts `apply` calls; marks balance entries touched by the current command.
+    pub(crate) epoch: u64,
+    /// (account, asset, account slot, asset slot) of each balance this command changed, once
+    /// each, in order of first change.
+    pub(crate) touched_balances: Vec<(AccountId, AssetId, u32, u32)>,
     /// (symbol, side, price, level total after the change), in order of change.
     pub(crate) touched_levels: Vec<(SymbolId, Side, u64, u64)>,
     pub(crate) scratch_ids: Vec<OrderId>,
@@ -367,6 +379,7 @@ impl State {
             .and_then(|a| a.balances.get(asset as usize))
             .copied()
             .flatten()
+            .map(|e| e.balance)
             .unwrap_or_default()
     }
 
@@ -377,7 +390,7 @@ impl State {
         self.accounts.iter().flat_map(move |a| {
             a.balances.iter().enumerate().filter_map(move |(slot, b)| {
                 let asset = self.asset_ids.get(slot)?;
-                b.map(|b| (a.id, *asset, b))
+                b.map(|e| (a.id, *asset, e.balance))
             })
         })
     }
@@ -387,6 +400,11 @@ impl State {
     /// changes.
     #[inline]
     pub(crate) fn balance_slot(&mut self, acct: u32, asset: u32) -> &mut Balance {
+        &mut self.balance_entry(acct, asset).balance
+    }
+
+    #[inline]
+    fn balance_entry(&mut self, acct: u32, asset: u32) -> &mut BalanceEntry {
         let asset_id = self.asset_ids[asset as usize];
         let a = &mut self.accounts[acct as usize];
         let i = asset as usize;
@@ -399,11 +417,11 @@ impl State {
                 a.assets.insert(at, asset_id);
             }
         }
-        entry.get_or_insert_with(Balance::default)
+        entry.get_or_insert_with(BalanceEntry::default)
     }
 
-    /// Applies `change` to a balance and records its new value for this command's `Balance`
-    /// events (the last record of each (account, asset) wins).
+    /// Applies `change` to a balance and records it (once per command) for this command's
+    /// `Balance` events, which carry the final values.
     #[inline]
     pub(crate) fn update_balance(
         &mut self,
@@ -411,14 +429,17 @@ impl State {
         asset: u32,
         change: impl FnOnce(&mut Balance),
     ) {
-        let b = self.balance_slot(acct, asset);
-        change(b);
-        let value = *b;
-        let ids = (
-            self.accounts[acct as usize].id,
-            self.asset_ids[asset as usize],
-        );
-        self.touched_balances.push((ids.0, ids.1, value));
+        let epoch = self.epoch;
+        let e = self.balance_entry(acct, asset);
+        change(&mut e.balance);
+        if e.touched_in != epoch {
+            e.touched_in = epoch;
+            let ids = (
+                self.accounts[acct as usize].id,
+                self.asset_ids[asset as usize],
+            );
+            self.touched_balances.push((ids.0, ids.1, acct, asset));
+        }
     }
 
     pub(crate) fn credit(&mut self, acct: u32, asset: u32, amount: u128) {
