@@ -63,6 +63,15 @@ struct State {
     buf: Vec<u8>,
     /// Records in `buf`.
     buf_records: usize,
+    /// How `buf` splits into write chunks within the batch limits: each completed chunk's end
+    /// offset in `buf` and record count (the producers know every frame's length, so the
+    /// writer never walks the frames to find the cuts).
+    chunks: Vec<(usize, usize)>,
+    /// Byte offset in `buf` where the open (last, incomplete) chunk starts, and its records.
+    open_chunk_start: usize,
+    open_chunk_records: usize,
+    /// An empty chunk list handed back by the writer.
+    spare_chunks: Vec<(usize, usize)>,
     /// An empty buffer handed back by the writer, reused at the next swap.
     spare: Vec<u8>,
     /// Index the next append gets.
@@ -242,6 +251,10 @@ impl Journal {
             state: Mutex::new(State {
                 buf: Vec::with_capacity(config.max_batch_bytes.min(1 << 20)),
                 buf_records: 0,
+                chunks: Vec::new(),
+                open_chunk_start: 0,
+                open_chunk_records: 0,
+                spare_chunks: Vec::new(),
                 spare: Vec::new(),
                 next_index,
                 pending_bytes: 0,
@@ -320,6 +333,7 @@ impl Journal {
         let mut st = self.wait_for_room(flen)?;
         let index = st.next_index;
         st.next_index += 1;
+        note_frame(&mut st, flen, &shared.config);
         encode_frame(&mut st.buf, kind, shared.config.term, index, payload, crc);
         st.buf_records += 1;
         st.pending_bytes += flen;
@@ -340,14 +354,15 @@ impl Journal {
             total += self.check_size(p.as_ref().len())?;
             crcs.push(crc32fast::hash(p.as_ref()));
         }
-        let term = self.shared().config.term;
+        let config = &self.shared().config;
         let mut st = self.wait_for_room(total)?;
         let first = st.next_index;
         st.buf.reserve(total);
         for (p, crc) in payloads.iter().zip(crcs) {
             let index = st.next_index;
             st.next_index += 1;
-            encode_frame(&mut st.buf, kind, term, index, p.as_ref(), crc);
+            note_frame(&mut st, frame_len(p.as_ref().len()), config);
+            encode_frame(&mut st.buf, kind, config.term, index, p.as_ref(), crc);
         }
         st.buf_records += payloads.len();
         st.pending_bytes += total;
@@ -496,6 +511,24 @@ fn durable_outcome(p: &Published, index: u64) -> Result<(), JournalError> {
     }
 }
 
+/// Accounts for a frame of `flen` bytes about to be encoded at the end of `st.buf`: closes
+/// the open chunk first if the frame would take it past `max_batch_records` or
+/// `max_batch_bytes` (a chunk always takes at least one frame).
+fn note_frame(st: &mut State, flen: usize, config: &JournalConfig) {
+    let open_bytes = st.buf.len() - st.open_chunk_start;
+    if st.open_chunk_records > 0
+        && (st.open_chunk_records == config.max_batch_records
+            || open_bytes + flen > config.max_batch_bytes)
+    {
+        let end = st.buf.len();
+        let records = st.open_chunk_records;
+        st.chunks.push((end, records));
+        st.open_chunk_start = end;
+        st.open_chunk_records = 0;
+    }
+    st.open_chunk_records += 1;
+}
+
 /// The end marker written after every sync unit (see [`crate::format`]).
 const END_MARKER: [u8; HEADER_LEN] = [0; HEADER_LEN];
 
@@ -601,17 +634,24 @@ impl Writer {
             }
             let spare = std::mem::take(&mut st.spare);
             let mut batch = std::mem::replace(&mut st.buf, spare);
+            let spare_chunks = std::mem::take(&mut st.spare_chunks);
+            let mut chunks = std::mem::replace(&mut st.chunks, spare_chunks);
             let first = st.next_index - st.buf_records as u64;
-            let records = st.buf_records;
+            let tail_records = st.open_chunk_records;
             st.buf_records = 0;
+            st.open_chunk_start = 0;
+            st.open_chunk_records = 0;
             drop(st);
 
-            if let Err(e) = self.write_batch(&mut batch, first, records) {
+            if let Err(e) = self.write_batch(&mut batch, &chunks, tail_records, first) {
                 shared.fail(e.to_string());
                 break;
             }
             batch.clear();
-            lock(&shared.state).spare = batch;
+            chunks.clear();
+            let mut st = lock(&shared.state);
+            st.spare = batch;
+            st.spare_chunks = chunks;
         }
         if let Some(handle) = self.prealloc.take() {
             self.prealloc_pace.set_urgent();
@@ -619,32 +659,26 @@ impl Writer {
         }
     }
 
-    /// Writes `records` frames (indices from `first`) in chunks bounded by the batch limits,
-    /// each chunk one pwrite (more only across a segment roll) and one fdatasync.
+    /// Writes a swapped-out batch (first index `first`) chunk by chunk, as the producers cut
+    /// it within the batch limits: each chunk one pwrite (more only across a segment roll)
+    /// and one fdatasync. `tail_records` frames follow the last completed chunk.
     fn write_batch(
         &mut self,
         batch: &mut [u8],
+        chunks: &[(usize, usize)],
+        tail_records: usize,
         first: u64,
-        records: usize,
     ) -> Result<(), JournalError> {
-        let max_records = self.shared.config.max_batch_records;
-        let max_bytes = self.shared.config.max_batch_bytes;
-        if records <= max_records && batch.len() <= max_bytes {
-            return self.write_chunk(batch, first, records);
+        let (mut start, mut index) = (0usize, first);
+        for &(end, records) in chunks {
+            self.write_chunk(&mut batch[start..end], index, records)?;
+            index += records as u64;
+            start = end;
         }
-        let (mut start, mut at, mut n, mut index) = (0usize, 0usize, 0usize, first);
-        while at < batch.len() {
-            let flen = unchecked_frame_len(&batch[at..at + HEADER_LEN]);
-            if n > 0 && (n == max_records || at + flen - start > max_bytes) {
-                self.write_chunk(&mut batch[start..at], index, n)?;
-                index += n as u64;
-                start = at;
-                n = 0;
-            }
-            at += flen;
-            n += 1;
+        if tail_records > 0 {
+            self.write_chunk(&mut batch[start..], index, tail_records)?;
         }
-        self.write_chunk(&mut batch[start..], index, n)
+        Ok(())
     }
 
     /// Writes one chunk: each piece that lands in one segment is a sync unit (its first frame
