@@ -1,6 +1,9 @@
 //! The fast book: price levels indexed by a [`Ladder`] per side (price -> level slot, best
-//! price last), each level an intrusive FIFO of nodes stored in a slab. A node knows its level, so removing an order or
-//! changing its quantity is O(1) unless the level empties (one ladder removal).
+//! price last), each level an intrusive FIFO of nodes stored in a slab. A node knows its
+//! level, so removing an order or changing its quantity is O(1). A level that empties below
+//! the top stays in the ladder, empty, until its price is reused or empty levels outnumber
+//! live ones by `EMPTY_SLACK` (then one O(levels) compaction): recurring prices cost no
+//! ladder shifts.
 //!
 //! Handles and slot indices come only from this book and the engine that owns it; they are
 //! never persisted (snapshots store orders in priority order).
@@ -11,6 +14,9 @@ use crate::command::Side;
 use crate::ids::{AccountId, OrderId};
 
 const NIL: u32 = u32::MAX;
+
+/// Empty levels a ladder may keep beyond its number of live levels.
+const EMPTY_SLACK: usize = 64;
 
 /// Takes a free level slot (or a new one) for a new, empty level.
 fn new_level(levels: &mut Vec<Level>, free: &mut Vec<u32>) -> u32 {
@@ -101,6 +107,36 @@ impl FastBook {
         self.levels.get(slot as usize)
     }
 
+    /// A level of `side` just emptied: it stays in the ladder, except that empty levels are
+    /// dropped from the top (so the best entry is always live) and all of them are dropped
+    /// once they outnumber the live levels by more than `EMPTY_SLACK` (bounded memory).
+    fn level_emptied(&mut self, side: Side) {
+        let (ladder, levels, free) = match side {
+            Side::Buy => (&mut self.bids, &self.levels, &mut self.free_levels),
+            Side::Sell => (&mut self.asks, &self.levels, &mut self.free_levels),
+        };
+        ladder.empties += 1;
+        while let Some(slot) = ladder.best() {
+            if levels[slot as usize].head != NIL {
+                break;
+            }
+            ladder.pop_best();
+            ladder.empties -= 1;
+            free.push(slot);
+        }
+        let live = ladder.len() - ladder.empties;
+        if ladder.empties > live + EMPTY_SLACK {
+            ladder.retain_slots(|slot| {
+                let keep = levels[slot as usize].head != NIL;
+                if !keep {
+                    free.push(slot);
+                }
+                keep
+            });
+            ladder.empties = 0;
+        }
+    }
+
     fn walk_level(&self, slot: u32, visit: &mut dyn FnMut(&BookEntry) -> bool) -> bool {
         let mut h = self.levels[slot as usize].head;
         while h != NIL {
@@ -129,7 +165,15 @@ impl Book for FastBook {
             Side::Sell => &mut self.asks,
         };
         let (levels, free) = (&mut self.levels, &mut self.free_levels);
-        let slot = map.get_or_insert_with(price, || new_level(levels, free));
+        let mut created = false;
+        let slot = map.get_or_insert_with(price, || {
+            created = true;
+            new_level(levels, free)
+        });
+        if !created && self.levels[slot as usize].head == NIL {
+            // An empty level kept in the ladder comes back to life.
+            map.empties -= 1;
+        }
         let node = Node {
             order_id,
             account,
@@ -188,11 +232,7 @@ impl Book for FastBook {
         level.total -= node.qty;
         let total = level.total;
         if level.head == NIL {
-            match side {
-                Side::Buy => self.bids.remove(price),
-                Side::Sell => self.asks.remove(price),
-            };
-            self.free_levels.push(node.level);
+            self.level_emptied(side);
         }
         self.free_nodes.push(handle);
         self.count -= 1;
@@ -237,12 +277,21 @@ impl Book for FastBook {
         out.extend(
             self.side_map(side)
                 .iter()
-                .take(levels)
-                .map(|(p, s)| (p, total(s))),
+                .map(|(p, s)| (p, total(s)))
+                .filter(|(_, q)| *q > 0)
+                .take(levels),
         );
     }
 
     fn order_count(&self) -> usize {
         self.count
+    }
+}
+
+#[cfg(test)]
+impl FastBook {
+    /// Ladder entries (live and empty levels) of a side.
+    pub(super) fn ladder_len(&self, side: Side) -> usize {
+        self.side_map(side).len()
     }
 }

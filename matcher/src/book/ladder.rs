@@ -5,6 +5,11 @@
 //! changes near the top of the book (new best levels, levels emptied by matching) move few
 //! entries. Keys and level slots sit in two parallel vectors so the binary search reads only
 //! keys.
+//!
+//! A level that empties in the middle of the ladder stays in it (empty) until its price is
+//! used again or the ladder is compacted, so the churn of orders placed and cancelled at
+//! recurring prices moves no entries; the owner keeps the best entry non-empty and compacts
+//! when empty levels outnumber live ones (see `FastBook`).
 
 use crate::command::Side;
 
@@ -17,6 +22,8 @@ pub(super) struct Ladder {
     slots: Vec<u32>,
     /// Asks store `!price`.
     asks: bool,
+    /// How many of the entries are empty levels (maintained by the owner).
+    pub(super) empties: usize,
 }
 
 impl Ladder {
@@ -26,6 +33,7 @@ impl Ladder {
             keys: Vec::new(),
             slots: Vec::new(),
             asks: side == Side::Sell,
+            empties: 0,
         }
     }
 
@@ -76,18 +84,37 @@ impl Ladder {
         }
     }
 
-    /// Removes the level at `price`; returns its slot.
-    #[inline]
-    pub(super) fn remove(&mut self, price: u64) -> Option<u32> {
-        let i = self.find(price).ok()?;
-        self.keys.remove(i);
-        Some(self.slots.remove(i))
-    }
-
     /// The best level's slot.
     #[inline]
     pub(super) fn best(&self) -> Option<u32> {
         self.slots.last().copied()
+    }
+
+    /// Removes the best entry; returns its slot.
+    #[inline]
+    pub(super) fn pop_best(&mut self) -> Option<u32> {
+        self.keys.pop();
+        self.slots.pop()
+    }
+
+    /// Number of entries (live and empty levels).
+    pub(super) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Keeps the entries whose slot satisfies `keep`, in order.
+    pub(super) fn retain_slots(&mut self, mut keep: impl FnMut(u32) -> bool) {
+        let mut w = 0;
+        for r in 0..self.keys.len() {
+            let slot = self.slots[r];
+            if keep(slot) {
+                self.keys[w] = self.keys[r];
+                self.slots[w] = slot;
+                w += 1;
+            }
+        }
+        self.keys.truncate(w);
+        self.slots.truncate(w);
     }
 
     /// `(price, slot)` of every level, best first.

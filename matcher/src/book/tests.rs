@@ -13,6 +13,8 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (any::<bool>(), 1u64..8, 1u64..50).prop_map(|(buy, price, qty)| Op::Insert { buy, price, qty }),
+        // Many prices: empty levels accumulate below the top and get compacted.
+        2 => (any::<bool>(), 1u64..400, 1u64..50).prop_map(|(buy, price, qty)| Op::Insert { buy, price, qty }),
         // Extreme prices: the ladder stores asks as `!price`.
         1 => (any::<bool>(), prop_oneof![Just(1u64), Just(u64::MAX), Just(u64::MAX - 1), Just(1u64 << 63)], 1u64..50)
             .prop_map(|(buy, price, qty)| Op::Insert { buy, price, qty }),
@@ -81,4 +83,50 @@ proptest! {
             prop_assert_eq!(fast.order_count(), naive.order_count());
         }
     }
+}
+
+/// Empty levels kept below the top are bounded and invisible; reusing one revives it.
+#[test]
+fn empty_levels_are_bounded_and_invisible() {
+    let mut fast = FastBook::default();
+    let mut naive = NaiveBook::default();
+    let mut live = Vec::new();
+    for i in 0..300u64 {
+        let id = OrderId(i + 1);
+        let price = 1000 + i;
+        let (h, _) = fast.insert(Side::Buy, price, id, AccountId(1), 5, i as u32);
+        naive.insert(Side::Buy, price, id, AccountId(1), 5, i as u32);
+        live.push((price, id, h));
+    }
+    // Empty every level but the best ten: they stay as empty entries, then get compacted.
+    for &(price, id, h) in &live[..290] {
+        assert_eq!(fast.remove(Side::Buy, price, id, h), 0);
+        naive.remove(Side::Buy, price, id, 0);
+    }
+    assert!(fast.ladder_len(Side::Buy) <= 10 + 64 + 1);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    fast.depth(Side::Buy, 100, &mut a);
+    naive.depth(Side::Buy, 100, &mut b);
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 10);
+    assert_eq!(all(&|s, f| fast.walk(s, f)), all(&|s, f| naive.walk(s, f)));
+    // Reuse a price whose level is kept empty, and one below everything.
+    for (n, price) in [(1u64, 1289u64), (2, 5)] {
+        let id = OrderId(1000 + n);
+        let (_, total) = fast.insert(Side::Buy, price, id, AccountId(2), 7, 0);
+        naive.insert(Side::Buy, price, id, AccountId(2), 7, 0);
+        assert_eq!(total, 7);
+        assert_eq!(fast.level_qty(Side::Buy, price), 7);
+    }
+    assert_eq!(all(&|s, f| fast.walk(s, f)), all(&|s, f| naive.walk(s, f)));
+    // Emptying the best levels from the top keeps the best entry live.
+    for &(price, id, h) in live[290..].iter().rev() {
+        fast.remove(Side::Buy, price, id, h);
+        naive.remove(Side::Buy, price, id, 0);
+        assert_eq!(
+            fast.best(Side::Buy).map(|e| e.order_id),
+            naive.best(Side::Buy).map(|e| e.order_id)
+        );
+    }
+    assert_eq!(fast.best(Side::Buy).map(|e| e.price), Some(1289));
 }
