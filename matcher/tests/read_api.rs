@@ -110,3 +110,82 @@ fn lookups() {
     assert_eq!(e.supply(USDT).deposited, 1_000_000);
     e.check_invariants().unwrap();
 }
+
+/// Client order ids resolve the same way whether the account's orders are few (scanned) or
+/// many (indexed by a map), across the switch in both directions.
+#[test]
+fn client_ids_with_few_and_many_open_orders() {
+    let mut e: Engine = Engine::new(EngineConfig {
+        fee_account: FEE_ACCOUNT,
+        ..Default::default()
+    });
+    let mut seq = 0;
+    for c in random_setup() {
+        run(&mut e, &mut seq, c);
+    }
+    let deposit = Command::Deposit {
+        account: AccountId(1),
+        asset: USDT,
+        amount: 1_000_000_000,
+        tx_id: TxId::new("u").unwrap(),
+    };
+    run(&mut e, &mut seq, deposit);
+    let coid = |i: u64| ClientOrderId::new(&format!("c{i}")).unwrap();
+    let rejected = |out: &[Event]| {
+        out.iter().any(|ev| {
+            matches!(
+                ev.kind,
+                EventKind::Rejected {
+                    reason: RejectReason::DuplicateClientOrderId,
+                    ..
+                }
+            )
+        })
+    };
+    for i in 1..=20u64 {
+        let out = run(
+            &mut e,
+            &mut seq,
+            limit(1, Side::Buy, 50 + i, 1, &format!("c{i}")),
+        );
+        assert!(!rejected(&out));
+        // Every open order is found by its client id; a reused id is rejected.
+        for j in 1..=i {
+            let o = e.order_by_client_id(AccountId(1), &coid(j)).unwrap();
+            assert_eq!(o.price, 50 + j);
+        }
+        let again = run(
+            &mut e,
+            &mut seq,
+            limit(1, Side::Buy, 10, 1, &format!("c{i}")),
+        );
+        assert!(rejected(&again));
+        e.check_invariants().unwrap();
+    }
+    // Cancel by client id down to one order, checking lookups on the way.
+    for i in (2..=20u64).rev() {
+        run(
+            &mut e,
+            &mut seq,
+            Command::Cancel {
+                account: AccountId(1),
+                symbol: SymbolId(1),
+                target: CancelTarget::ClientOrderId(coid(i)),
+            },
+        );
+        assert!(e.order_by_client_id(AccountId(1), &coid(i)).is_none());
+        assert_eq!(
+            e.order_by_client_id(AccountId(1), &coid(1)).unwrap().price,
+            51
+        );
+        e.check_invariants().unwrap();
+    }
+    assert_eq!(e.open_orders(AccountId(1), None).len(), 1);
+    // A freed client id can be used again.
+    let out = run(&mut e, &mut seq, limit(1, Side::Buy, 60, 1, "c20"));
+    assert!(!rejected(&out));
+    assert_eq!(
+        e.order_by_client_id(AccountId(1), &coid(20)).unwrap().price,
+        60
+    );
+}

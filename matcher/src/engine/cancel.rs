@@ -84,9 +84,13 @@ impl State {
         let total = m.book.set_qty(o.side, o.price, id, handle, new_qty);
         self.touched_levels.push((o.symbol, o.side, o.price, total));
         if old_client_id != o.client_order_id {
-            if let Some(acc) = self.accounts.get_mut(open_acct as usize) {
-                acc.by_client_id.remove(&old_client_id);
-                acc.by_client_id.insert(o.client_order_id, id);
+            if let Some(map) = self
+                .accounts
+                .get_mut(open_acct as usize)
+                .and_then(|acc| acc.by_client_id.as_mut())
+            {
+                map.remove(&old_client_id);
+                map.insert(o.client_order_id, id);
             }
         }
         let asset = match o.side {
@@ -177,8 +181,8 @@ impl<B: Book> Engine<B> {
         let mut ids = std::mem::take(&mut self.st.scratch_ids);
         ids.clear();
         if let Some(acc) = self.st.account(account) {
-            for id in &acc.open {
-                let on_symbol = self.st.orders.get(id).map(|o| o.order.symbol);
+            for (id, slot) in &acc.open {
+                let on_symbol = self.st.orders.by_slot(*slot).map(|o| o.order.symbol);
                 if on_symbol.is_some_and(|s| symbol.is_none_or(|want| want == s)) {
                     ids.push(*id);
                 }

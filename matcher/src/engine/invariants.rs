@@ -1,5 +1,6 @@
 //! Full invariant check (called after every command in tests; O(state)).
 
+use super::state::{CLIENT_INDEX_BUILD, CLIENT_INDEX_DROP};
 use super::Engine;
 use crate::book::Book;
 use crate::command::Side;
@@ -155,8 +156,8 @@ impl<B: Book> Engine<B> {
             let slot_ok = self.st.account_slot(o.account) == Some(open.acct);
             let indexed = slot_ok
                 && self.st.account(o.account).is_some_and(|a| {
-                    a.open.binary_search(id).is_ok()
-                        && a.by_client_id.get(&o.client_order_id) == Some(id)
+                    a.open.binary_search_by_key(id, |e| e.0).is_ok()
+                        && self.st.client_owner_in(a, &o.client_order_id) == Some(*id)
                 });
             if !indexed {
                 return Err(InvariantViolation::AccountIndex(o.account));
@@ -173,12 +174,21 @@ impl<B: Book> Engine<B> {
             if self.st.account_slot(*account) != Some(slot as u32) {
                 return Err(InvariantViolation::AccountIndex(*account));
             }
-            if acc.open.len() != acc.by_client_id.len()
-                || acc.open.iter().any(|id| {
+            let map_ok = match &acc.by_client_id {
+                Some(map) => map.len() == acc.open.len() && acc.open.len() >= CLIENT_INDEX_DROP,
+                None => acc.open.len() <= CLIENT_INDEX_BUILD,
+            };
+            if !map_ok
+                || acc.open.iter().any(|(id, slot)| {
                     self.st
                         .orders
                         .get(id)
                         .is_none_or(|o| o.order.account != *account)
+                        || self
+                            .st
+                            .orders
+                            .by_slot(*slot)
+                            .is_none_or(|o| o.order.order_id != *id)
                 })
             {
                 return Err(InvariantViolation::AccountIndex(*account));

@@ -249,7 +249,7 @@ impl<B: Book> Engine<B> {
         };
         acc.open
             .iter()
-            .filter_map(|id| self.order(*id))
+            .filter_map(|(id, _)| self.order(*id))
             .filter(|o| symbol.is_none_or(|s| o.symbol == s))
             .collect()
     }

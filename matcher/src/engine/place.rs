@@ -112,8 +112,8 @@ impl State {
         if amending.is_none() && open_count >= self.max_open_orders as usize {
             return Err(RejectReason::TooManyOpenOrders);
         }
-        match acc.and_then(|a| a.by_client_id.get(&req.client_order_id)) {
-            Some(owner) if Some(*owner) != amending => Err(RejectReason::DuplicateClientOrderId),
+        match acc.and_then(|a| self.client_owner_in(a, &req.client_order_id)) {
+            Some(owner) if Some(owner) != amending => Err(RejectReason::DuplicateClientOrderId),
             _ => Ok(()),
         }
     }

@@ -227,11 +227,20 @@ pub(crate) struct Account {
     pub(crate) balances: Vec<Option<BalanceEntry>>,
     /// Assets this account has a balance entry for, ascending.
     pub(crate) assets: Vec<AssetId>,
-    /// Open order ids, ascending (new ids are always the largest, so inserts are pushes).
-    pub(crate) open: Vec<OrderId>,
-    /// Client order id -> open order id.
-    pub(crate) by_client_id: FxHashMap<ClientOrderId, OrderId>,
+    /// Open orders as (id, order slot), by ascending id (new ids are always the largest, so
+    /// inserts are pushes).
+    pub(crate) open: Vec<(OrderId, u32)>,
+    /// Client order id -> open order id, kept only while the account has many open orders
+    /// (built above `CLIENT_INDEX_BUILD`, dropped below `CLIENT_INDEX_DROP`); otherwise a
+    /// client id is found by scanning `open` through the order slab, which beats hashing a
+    /// 36-byte key three times per placement.
+    pub(crate) by_client_id: Option<FxHashMap<ClientOrderId, OrderId>>,
 }
+
+/// Open orders above which an account keeps a client order id map.
+pub(crate) const CLIENT_INDEX_BUILD: usize = 8;
+/// Open orders below which the map is dropped again (hysteresis).
+pub(crate) const CLIENT_INDEX_DROP: usize = 4;
 
 impl Account {
     fn new(id: AccountId) -> Self {
@@ -240,7 +249,7 @@ impl Account {
             balances: Vec::new(),
             assets: Vec::new(),
             open: Vec::new(),
-            by_client_id: FxHashMap::default(),
+            by_client_id: None,
         }
     }
 }
@@ -490,40 +499,76 @@ impl State {
     /// [`OrderStore::next_slot`] predicted).
     pub(crate) fn open_order(&mut self, order: RestingOrder, handle: u32, acct: u32) -> u32 {
         debug_assert_eq!(self.account_slot(order.account), Some(acct));
-        let acc = &mut self.accounts[acct as usize];
-        match acc.open.binary_search(&order.order_id) {
-            Ok(_) => debug_assert!(false, "order registered twice"),
-            Err(i) => acc.open.insert(i, order.order_id),
-        }
-        acc.by_client_id
-            .insert(order.client_order_id, order.order_id);
-        self.orders.insert(
+        let slot = self.orders.insert(
             order.order_id,
             OpenOrder {
                 order,
                 handle,
                 acct,
             },
-        )
+        );
+        let orders = &self.orders;
+        let acc = &mut self.accounts[acct as usize];
+        match acc.open.binary_search_by_key(&order.order_id, |e| e.0) {
+            Ok(_) => debug_assert!(false, "order registered twice"),
+            Err(i) => acc.open.insert(i, (order.order_id, slot)),
+        }
+        match acc.by_client_id.as_mut() {
+            Some(map) => {
+                map.insert(order.client_order_id, order.order_id);
+            }
+            None if acc.open.len() > CLIENT_INDEX_BUILD => {
+                let map = acc
+                    .open
+                    .iter()
+                    .filter_map(|(id, s)| {
+                        orders.by_slot(*s).map(|o| (o.order.client_order_id, *id))
+                    })
+                    .collect();
+                acc.by_client_id = Some(map);
+            }
+            None => {}
+        }
+        slot
     }
 
     /// Unregisters an open order; returns it.
     pub(crate) fn close_order(&mut self, order_id: OrderId) -> Option<OpenOrder> {
         let open = self.orders.remove(&order_id)?;
         if let Some(acc) = self.accounts.get_mut(open.acct as usize) {
-            if let Ok(i) = acc.open.binary_search(&order_id) {
+            if let Ok(i) = acc.open.binary_search_by_key(&order_id, |e| e.0) {
                 acc.open.remove(i);
             }
             let coid = open.order.client_order_id;
-            if let Some(owner) = acc.by_client_id.remove(&coid) {
-                if owner != order_id {
-                    // Not ours (cannot happen while the indexes are consistent): put it back.
-                    debug_assert!(false, "client id index points at another order");
-                    acc.by_client_id.insert(coid, owner);
+            if acc.open.len() < CLIENT_INDEX_DROP {
+                acc.by_client_id = None;
+            } else if let Some(map) = acc.by_client_id.as_mut() {
+                if let Some(owner) = map.remove(&coid) {
+                    if owner != order_id {
+                        // Not ours (cannot happen while the indexes are consistent).
+                        debug_assert!(false, "client id index points at another order");
+                        map.insert(coid, owner);
+                    }
                 }
             }
         }
         Some(open)
+    }
+
+    /// The open order of an account with a client order id.
+    pub(crate) fn client_owner_in(&self, acc: &Account, id: &ClientOrderId) -> Option<OrderId> {
+        match &acc.by_client_id {
+            Some(map) => map.get(id).copied(),
+            None => acc
+                .open
+                .iter()
+                .find(|(_, slot)| {
+                    self.orders
+                        .by_slot(*slot)
+                        .is_some_and(|o| o.order.client_order_id == *id)
+                })
+                .map(|(order_id, _)| *order_id),
+        }
     }
 
     pub(crate) fn client_id_owner(
@@ -532,6 +577,6 @@ impl State {
         id: &ClientOrderId,
     ) -> Option<OrderId> {
         self.account(account)
-            .and_then(|a| a.by_client_id.get(id).copied())
+            .and_then(|a| self.client_owner_in(a, id))
     }
 }
