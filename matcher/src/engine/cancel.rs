@@ -12,29 +12,30 @@ use crate::event::{
 use crate::ids::{AccountId, ClientOrderId, OrderId, SymbolId};
 
 impl State {
-    /// Finds an open order of `account` on `symbol`.
+    /// Finds an open order of `account` on `symbol`: its id and slab slot.
     fn resolve(
         &self,
         account: AccountId,
         symbol: SymbolId,
         target: CancelTarget,
-    ) -> Result<OrderId, RejectReason> {
+    ) -> Result<(OrderId, u32), RejectReason> {
         let id = match target {
             CancelTarget::OrderId(id) => id,
             CancelTarget::ClientOrderId(c) => self
                 .client_id_owner(account, &c)
                 .ok_or(RejectReason::UnknownOrder)?,
         };
-        match self.orders.get(&id) {
-            Some(o) if o.order.account == account && o.order.symbol == symbol => Ok(id),
+        let slot = self.orders.slot_of(&id).ok_or(RejectReason::UnknownOrder)?;
+        match self.orders.by_slot(slot) {
+            Some(o) if o.order.account == account && o.order.symbol == symbol => Ok((id, slot)),
             _ => Err(RejectReason::UnknownOrder),
         }
     }
 
-    /// Whether `req` only decreases the open quantity of order `id` at the same price, side,
-    /// kind and STP mode (so the order can be amended in place).
-    fn is_amend(&self, id: OrderId, req: &PlaceOrder) -> bool {
-        let Some(open) = self.orders.get(&id) else {
+    /// Whether `req` only decreases the open quantity of the order at `slot` at the same
+    /// price, side, kind and STP mode (so the order can be amended in place).
+    fn is_amend(&self, slot: u32, req: &PlaceOrder) -> bool {
+        let Some(open) = self.orders.by_slot(slot) else {
             return false;
         };
         let o = &open.order;
@@ -62,6 +63,7 @@ impl State {
         &mut self,
         m: &mut Market<B>,
         id: OrderId,
+        slot: u32,
         req: &PlaceOrder,
         out: &mut Vec<Event>,
     ) {
@@ -69,7 +71,11 @@ impl State {
             OrderType::Limit { qty, .. } | OrderType::LimitMaker { qty, .. } => qty,
             OrderType::Market { .. } => return,
         };
-        let Some(open) = self.orders.get_mut(&id) else {
+        let Some(open) = self
+            .orders
+            .by_slot_mut(slot)
+            .filter(|o| o.order.order_id == id)
+        else {
             return;
         };
         let o = &mut open.order;
@@ -151,7 +157,7 @@ impl<B: Book> Engine<B> {
             );
         };
         match self.st.resolve(account, symbol, target) {
-            Ok(id) => {
+            Ok((id, _)) => {
                 self.st
                     .remove_resting(m, id, OrderStatus::Canceled, CancelReason::UserCancel, out)
             }
@@ -230,13 +236,13 @@ impl<B: Book> Engine<B> {
                 };
                 (CancelOutcome::Failed(reason), new_order)
             }
-            Ok(old) => {
+            Ok((old, slot)) => {
                 let amendable = self.markets.get(&symbol).is_some_and(|m| {
-                    self.st.is_amend(old, new) && self.st.check_order(m, new, Some(old)).is_ok()
+                    self.st.is_amend(slot, new) && self.st.check_order(m, new, Some(old)).is_ok()
                 });
                 if amendable {
                     if let Some(m) = self.markets.get_mut(&symbol) {
-                        self.st.amend(m, old, new, out);
+                        self.st.amend(m, old, slot, new, out);
                     }
                     kept_priority = true;
                     (CancelOutcome::Done(old), NewOrderOutcome::Placed(old))

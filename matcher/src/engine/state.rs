@@ -141,10 +141,10 @@ impl OrderStore {
         self.index.get(id).and_then(|i| self.slots.get(*i as usize))
     }
 
+    /// The slot of an open order.
     #[inline]
-    pub(crate) fn get_mut(&mut self, id: &OrderId) -> Option<&mut OpenOrder> {
-        let i = *self.index.get(id)?;
-        self.slots.get_mut(i as usize)
+    pub(crate) fn slot_of(&self, id: &OrderId) -> Option<u32> {
+        self.index.get(id).copied()
     }
 
     /// An open order by its slot (the book entry's tag).
