@@ -334,20 +334,6 @@ fn stray_bytes_in_a_sealed_segment_are_corruption() {
     assert_corrupt(scan(tmp.path()).unwrap_err(), &seg, end as u64, "sealed");
 }
 
-/// Collects what a `tracing` fmt subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn torn_tail_repair_logs_segment_offset_and_reason() {
     let tmp = tempfile::tempdir().unwrap();
@@ -359,16 +345,11 @@ fn torn_tail_repair_logs_segment_offset_and_reason() {
     data.truncate(data_end - 1); // cut the last payload byte off
     fs::write(&seg, &data).unwrap();
 
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    let j = tracing::subscriber::with_default(subscriber, || {
-        Journal::open(common::small(tmp.path(), SEGMENT)).unwrap()
+    let mut opened = None;
+    let log = common::capture_logs(|| {
+        opened = Some(Journal::open(common::small(tmp.path(), SEGMENT)).unwrap());
     });
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let j = opened.unwrap();
     assert!(log.contains("WARN"), "{log}");
     assert!(log.contains(&format!("segment={}", seg.display())), "{log}");
     assert!(log.contains(&format!("offset={off}")), "{log}");

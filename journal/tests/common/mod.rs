@@ -47,18 +47,27 @@ pub fn read_all(dir: &Path) -> Vec<Record> {
 
 /// A config with small segments.
 pub fn small(dir: &Path, segment_bytes: u64) -> JournalConfig {
+    init_log_capture();
     let mut c = JournalConfig::new(dir);
     c.segment_bytes = segment_bytes;
     c
 }
 
-/// Collects what a `tracing` fmt subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+thread_local! {
+    /// The log buffer of a `capture_logs` call running on this thread, if any.
+    static CAPTURE: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
 
-impl std::io::Write for Captured {
+/// Writes log output into this thread's capture buffer (or nowhere).
+struct ThreadCapture;
+
+impl std::io::Write for ThreadCapture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURE.with(|c| {
+            if let Some(v) = c.borrow_mut().as_mut() {
+                v.extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -66,15 +75,26 @@ impl std::io::Write for Captured {
     }
 }
 
-/// Runs `f` with a `tracing` subscriber installed on this thread and returns what it logged.
+/// Installs, once per test binary, a global subscriber that writes into per-thread capture
+/// buffers. A global one (rather than a scoped `with_default`) matters: while no subscriber is
+/// global, a callsite first hit by another test thread can cache "never interested" in a race
+/// with a scoped subscriber being installed, and the captured log then misses its lines.
+pub fn init_log_capture() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(|| ThreadCapture)
+            .with_ansi(false)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+/// Runs `f` and returns what it logged on this thread.
 pub fn capture_logs(f: impl FnOnce()) -> String {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let bytes = captured.0.lock().unwrap().clone();
+    init_log_capture();
+    CAPTURE.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    f();
+    let bytes = CAPTURE.with(|c| c.borrow_mut().take()).unwrap_or_default();
     String::from_utf8(bytes).unwrap()
 }
