@@ -461,8 +461,7 @@ impl State {
     /// Moves `amount` from available to frozen. Callers check availability first.
     pub(crate) fn freeze(&mut self, acct: u32, asset: u32, amount: u128) {
         self.update_balance(acct, asset, |b| {
-            debug_assert!(b.available >= amount, "freeze beyond available");
-            b.available = b.available.saturating_sub(amount);
+            take(&mut b.available, amount, "freeze beyond available");
             b.frozen += amount;
         });
     }
@@ -473,8 +472,7 @@ impl State {
             return;
         }
         self.update_balance(acct, asset, |b| {
-            debug_assert!(b.frozen >= amount, "release beyond frozen");
-            b.frozen = b.frozen.saturating_sub(amount);
+            take(&mut b.frozen, amount, "release beyond frozen");
             b.available += amount;
         });
     }
@@ -482,16 +480,14 @@ impl State {
     /// Removes `amount` from frozen (spent by a fill).
     pub(crate) fn spend_frozen(&mut self, acct: u32, asset: u32, amount: u128) {
         self.update_balance(acct, asset, |b| {
-            debug_assert!(b.frozen >= amount, "spend beyond frozen");
-            b.frozen = b.frozen.saturating_sub(amount);
+            take(&mut b.frozen, amount, "spend beyond frozen");
         });
     }
 
     /// Removes `amount` from available (a withdrawal). Callers check availability first.
     pub(crate) fn debit_available(&mut self, acct: u32, asset: u32, amount: u128) {
         self.update_balance(acct, asset, |b| {
-            debug_assert!(b.available >= amount, "debit beyond available");
-            b.available = b.available.saturating_sub(amount);
+            take(&mut b.available, amount, "debit beyond available");
         });
     }
 
@@ -578,5 +574,17 @@ impl State {
     ) -> Option<OrderId> {
         self.account(account)
             .and_then(|a| self.client_owner_in(a, id))
+    }
+}
+
+/// Subtracts `amount` from a balance field. Every caller has checked sufficiency first, so a
+/// shortfall can only be a matcher bug. It stops the matcher (in release builds too) rather
+/// than let a clamped or wrapped value silently create or destroy money: the journal stays
+/// intact, and the bug replays deterministically for diagnosis.
+#[inline]
+fn take(field: &mut u128, amount: u128, what: &'static str) {
+    match field.checked_sub(amount) {
+        Some(rest) => *field = rest,
+        None => panic!("matcher invariant broken: {what} (balance {field}, amount {amount})"),
     }
 }
