@@ -6,7 +6,7 @@
 //! log, which is safe (a follower then waits for records that are in fact durable, until the
 //! next writer republishes). A reader that sees a torn update (checksum mismatch) re-reads.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -53,13 +53,7 @@ impl DurableFile {
     /// Creates or opens the file and stores `index` in it.
     pub fn create(dir: &Path, index: u64) -> Result<Self, JournalError> {
         let path = dir.join(DURABLE_FILE_NAME);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| JournalError::io("open durable file", &path, e))?;
+        let file = crate::segment::open_or_create_rw(&path, "open durable file")?;
         let me = DurableFile { file, path };
         me.publish(index)?;
         Ok(me)

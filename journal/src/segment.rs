@@ -297,13 +297,7 @@ pub const LOCK_NAME: &str = "LOCK";
 /// returned file is closed, including when the process dies).
 pub fn lock_dir(dir: &Path) -> Result<File, JournalError> {
     let path = dir.join(LOCK_NAME);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| JournalError::io("open lock file", &path, e))?;
+    let file = open_or_create_rw(&path, "open lock file")?;
     // A reader's probe (see [`writer_alive`]) holds a shared lock for a moment: retry a few
     // times before concluding that another writer has the directory.
     for attempt in 0..LOCK_ATTEMPTS {
@@ -357,6 +351,18 @@ pub fn open_rw(path: &Path) -> Result<File, JournalError> {
         .write(true)
         .open(path)
         .map_err(|e| JournalError::io("open segment", path, e))
+}
+
+/// Opens `path` read-write, creating it empty if missing and never truncating it (small
+/// bookkeeping files: the writer lock, the durable-index file). `what` names the step in errors.
+pub fn open_or_create_rw(path: &Path, what: &'static str) -> Result<File, JournalError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| JournalError::io(what, path, e))
 }
 
 /// `fdatasync(2)` on a file.
