@@ -39,7 +39,7 @@ use hdrhistogram::Histogram;
 use journal::format::frame_len;
 use journal::segment::{list_recycled, list_segments};
 use journal::snapshot::write_snapshot;
-use journal::{Journal, JournalConfig, JournalStats, RecordKind};
+use journal::{Durations, Journal, JournalConfig, JournalStats, RecordKind};
 
 const RECORD: usize = 100;
 /// Bytes one record occupies on disk.
@@ -292,6 +292,11 @@ struct Latency {
     achieved: f64,
     per_sync: f64,
     rolls: (u64, u64),
+    /// The writer's own timings over the run (warm-up included): fdatasync, whole chunk.
+    sync: Durations,
+    chunk: Durations,
+    /// Length of the run those timings cover, seconds.
+    secs: f64,
 }
 
 /// Open-loop: offer `rate` records/s for `run`, latency from intended send time to observed
@@ -369,6 +374,9 @@ fn open_loop(dir: &Path, args: &Args, rate: u64, run: Duration) -> Latency {
         achieved: measured / span,
         per_sync: (s1.records - s0.records) as f64 / (s1.syncs - s0.syncs).max(1) as f64,
         rolls: rolls(&s0, &s1),
+        sync: s1.sync_durations.since(&s0.sync_durations),
+        chunk: s1.chunk_durations.since(&s0.chunk_durations),
+        secs: end.saturating_duration_since(start).as_secs_f64(),
     }
 }
 
@@ -474,6 +482,7 @@ fn main() {
             raw.len(),
             "-"
         );
+        let mut runs = Vec::new();
         for rate in [50_000u64, 200_000, 1_000_000] {
             let l = open_loop(dir, &args, rate, run);
             let h = &l.hist;
@@ -489,6 +498,49 @@ fn main() {
                 h.len(),
                 format!("{}/{}", l.rolls.0, l.rolls.1)
             );
+            runs.push((rate, l));
         }
+        print_writer_timings(&runs);
+    }
+}
+
+/// Where the open-loop time went, from the journal's own timings: the device's fdatasync and
+/// the writer's whole chunk cycle (write, fdatasync, roll, publication). A stall of T ms at R
+/// records/s delays about T x R records, so the share of the run spent in long fdatasyncs
+/// bounds how many records can meet a latency target.
+fn print_writer_timings(runs: &[(u64, Latency)]) {
+    println!();
+    println!("Writer timings in those runs (warm-up included; bucket upper bounds, microseconds)");
+    println!(
+        "{:>10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>16} {:>16}",
+        "offered/s",
+        "fsyncs",
+        "fsync p50",
+        "fsync p99",
+        "fsync max",
+        "chunk p99",
+        "fsync>=512us ms",
+        "chunk>=512us ms"
+    );
+    let q = |d: &Durations, pm: u64| {
+        d.quantile_upper_us(pm)
+            .map_or("-".to_owned(), |v| format!("<{v}"))
+    };
+    for (rate, l) in runs {
+        let long = |d: &Durations| {
+            let ms = d.time_in_buckets_from_us(512) as f64 / 1000.0;
+            format!("{ms:.1} ({:.2}%)", 100.0 * ms / 1000.0 / l.secs.max(1e-9))
+        };
+        println!(
+            "{:>10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>16} {:>16}",
+            rate,
+            l.sync.count(),
+            q(&l.sync, 500),
+            q(&l.sync, 990),
+            us(l.sync.max_ns),
+            q(&l.chunk, 990),
+            long(&l.sync),
+            long(&l.chunk)
+        );
     }
 }

@@ -18,8 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use tokio::sync::watch;
+
+use crate::timing::{AtomicHistogram, Durations};
 
 use crate::durable_file::DurableFile;
 use crate::format::{
@@ -55,6 +58,11 @@ pub struct JournalStats {
     pub rolls_recycled: u64,
     /// Segment rolls that needed a freshly preallocated (zero-filled) segment.
     pub rolls_fresh: u64,
+    /// How long each fdatasync of a sync unit took (the device's share of commit latency).
+    pub sync_durations: Durations,
+    /// How long each write chunk took from its write to its publication as durable (write,
+    /// fdatasync, any segment roll, publication): the writer's share.
+    pub chunk_durations: Durations,
 }
 
 #[derive(Debug)]
@@ -102,6 +110,8 @@ pub(crate) struct Shared {
     synced_bytes: AtomicU64,
     rolls_recycled: AtomicU64,
     rolls_fresh: AtomicU64,
+    sync_times: AtomicHistogram,
+    chunk_times: AtomicHistogram,
     #[cfg(test)]
     pub inject_sync_failure: std::sync::atomic::AtomicBool,
 }
@@ -275,6 +285,8 @@ impl Journal {
             synced_bytes: AtomicU64::new(0),
             rolls_recycled: AtomicU64::new(0),
             rolls_fresh: AtomicU64::new(0),
+            sync_times: AtomicHistogram::default(),
+            chunk_times: AtomicHistogram::default(),
             #[cfg(test)]
             inject_sync_failure: std::sync::atomic::AtomicBool::new(false),
         });
@@ -472,6 +484,8 @@ impl Journal {
             bytes: s.synced_bytes.load(Ordering::Relaxed),
             rolls_recycled: s.rolls_recycled.load(Ordering::Relaxed),
             rolls_fresh: s.rolls_fresh.load(Ordering::Relaxed),
+            sync_durations: s.sync_times.snapshot(),
+            chunk_durations: s.chunk_times.snapshot(),
         }
     }
 
@@ -690,6 +704,7 @@ impl Writer {
         records: usize,
     ) -> Result<(), JournalError> {
         let chunk_len = chunk.len();
+        let started = Instant::now();
         let mut rest = chunk;
         let mut index = first;
         loop {
@@ -744,6 +759,7 @@ impl Writer {
         // In-process waiters first (they are the latency-critical ones), then other processes.
         s.publish_durable(last);
         self.durable_file.publish(last)?;
+        s.chunk_times.record(started.elapsed());
         {
             let mut st = lock(&s.state);
             st.pending_bytes -= chunk_len;
@@ -765,7 +781,10 @@ impl Writer {
                 std::io::Error::other("injected fdatasync failure"),
             ));
         }
-        fdatasync(&self.file, &self.path)
+        let started = Instant::now();
+        fdatasync(&self.file, &self.path)?;
+        self.shared.sync_times.record(started.elapsed());
+        Ok(())
     }
 
     fn add_sparse(&mut self, index: u64) {
@@ -974,7 +993,7 @@ mod tests {
         c.max_batch_records = 5;
         c.batch_wait = Some(std::time::Duration::from_secs(5));
         let j = Journal::open(c).unwrap();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let mut last = 0;
         for i in 0..5u8 {
             last = j.append(RecordKind::Command, &[i]).unwrap();

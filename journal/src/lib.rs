@@ -50,6 +50,7 @@ mod reader;
 mod scan;
 pub mod segment;
 pub mod snapshot;
+mod timing;
 
 pub use config::JournalConfig;
 pub use error::JournalError;
@@ -57,3 +58,4 @@ pub use format::{Record, RecordKind};
 pub use journal::{Journal, JournalStats};
 pub use reader::{JournalReader, FALLBACK_WAKE};
 pub use scan::{scan, ScanReport, SegmentInfo, TornTail};
+pub use timing::{Durations, BUCKETS as DURATION_BUCKETS};
