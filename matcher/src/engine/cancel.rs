@@ -264,16 +264,13 @@ impl<B: Book> Engine<B> {
                 }
             }
         };
-        self.st.emit(
-            out,
-            EventKind::CancelReplaced {
-                account,
-                symbol,
-                mode: req.mode,
-                cancel,
-                new_order,
-                kept_priority,
-            },
-        );
+        self.st.emit_with(out, || EventKind::CancelReplaced {
+            account,
+            symbol,
+            mode: req.mode,
+            cancel,
+            new_order,
+            kept_priority,
+        });
     }
 }

@@ -199,13 +199,10 @@ impl State {
             Side::Sell => m.base_slot,
         };
         self.release(open.acct, asset, o.frozen);
-        self.emit(
-            out,
-            EventKind::OrderCancelled {
-                order: Box::new(o.update(status)),
-                reason,
-            },
-        );
+        self.emit_with(out, || EventKind::OrderCancelled {
+            order: Box::new(o.update(status)),
+            reason,
+        });
     }
 
     /// STP DECREMENT of `qty` lots on both orders.
@@ -416,8 +413,7 @@ impl State {
 
         let trade_id = TradeId(self.next_trade_id);
         self.next_trade_id += 1;
-        self.emit(
-            out,
+        self.emit_with(out, || {
             EventKind::Trade(Box::new(Trade {
                 trade_id,
                 symbol: t.o.symbol,
@@ -434,7 +430,7 @@ impl State {
                 fee_asset: m.config.quote,
                 buy_state,
                 sell_state,
-            })),
-        );
+            }))
+        });
     }
 }

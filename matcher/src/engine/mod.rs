@@ -191,15 +191,12 @@ impl<B: Book> Engine<B> {
                 .get(i + 1)
                 .is_none_or(|n| (n.0, n.1, n.2) != (symbol, side, price));
             if last_of_level {
-                self.st.emit(
-                    out,
-                    EventKind::BookLevel {
-                        symbol,
-                        side,
-                        price,
-                        qty,
-                    },
-                );
+                self.st.emit_with(out, || EventKind::BookLevel {
+                    symbol,
+                    side,
+                    price,
+                    qty,
+                });
             }
         }
         levels.clear();
@@ -210,15 +207,12 @@ impl<B: Book> Engine<B> {
         insertion_sort_by_key(&mut balances, |b| (b.0, b.1));
         for &(account, asset, acct_slot, asset_slot) in &balances {
             let b = self.st.balance_at(acct_slot, asset_slot);
-            self.st.emit(
-                out,
-                EventKind::Balance {
-                    account,
-                    asset,
-                    available: b.available,
-                    frozen: b.frozen,
-                },
-            );
+            self.st.emit_with(out, || EventKind::Balance {
+                account,
+                asset,
+                available: b.available,
+                frozen: b.frozen,
+            });
         }
         balances.clear();
         self.st.touched_balances = balances;

@@ -277,10 +277,9 @@ impl State {
             frozen: freeze,
         };
         let state = t.o.state_with(OrderStatus::New);
-        self.emit(
-            out,
-            EventKind::OrderAccepted(Box::new(OrderAccepted { order: info, state })),
-        );
+        self.emit_with(out, || {
+            EventKind::OrderAccepted(Box::new(OrderAccepted { order: info, state }))
+        });
 
         if let (Some(TimeInForce::Fok), Some(price)) = (t.tif, t.limit) {
             if !fok_fillable(&m.book, req, price, t.lots_left) {
@@ -382,13 +381,10 @@ impl State {
         } else {
             OrderStatus::Expired
         };
-        self.emit(
-            out,
-            EventKind::OrderCancelled {
-                order: Box::new(t.o.update(status)),
-                reason,
-            },
-        );
+        self.emit_with(out, || EventKind::OrderCancelled {
+            order: Box::new(t.o.update(status)),
+            reason,
+        });
     }
 }
 
