@@ -111,22 +111,29 @@ fn fs_type(dir: &Path) -> String {
     }
 }
 
-/// Raw limit: pwrite(B x 100 bytes) + fdatasync in a loop, into a preallocated file.
-fn raw_limit(dir: &Path, batch: usize, run: Duration) -> f64 {
-    let path = dir.join(format!("raw-{batch}.dat"));
-    let size: u64 = 256 << 20;
+/// Creates `path` as `size` bytes of written (not sparse) zeros, synced: the raw loops write
+/// into preallocated space, as the journal's segments are.
+fn zeroed_file(path: &Path, size: u64) -> std::fs::File {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(true)
-        .open(&path)
+        .open(path)
         .expect("create raw file");
     let zeros = vec![0u8; 1 << 20];
     for i in 0..(size >> 20) {
         file.write_all_at(&zeros, i << 20).expect("zero raw file");
     }
     file.sync_all().expect("sync raw file");
+    file
+}
+
+/// Raw limit: pwrite(B x 100 bytes) + fdatasync in a loop, into a preallocated file.
+fn raw_limit(dir: &Path, batch: usize, run: Duration) -> f64 {
+    let path = dir.join(format!("raw-{batch}.dat"));
+    let size: u64 = 256 << 20;
+    let file = zeroed_file(&path, size);
     let buf = vec![0x5Au8; batch * RECORD];
     let mut off = 0u64;
     let mut records = 0u64;
@@ -151,18 +158,7 @@ fn raw_limit(dir: &Path, batch: usize, run: Duration) -> f64 {
 fn raw_sync_latency(dir: &Path, run: Duration) -> Histogram<u64> {
     let path = dir.join("raw-latency.dat");
     let size: u64 = 64 << 20;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .expect("create raw file");
-    let zeros = vec![0u8; 1 << 20];
-    for i in 0..(size >> 20) {
-        file.write_all_at(&zeros, i << 20).expect("zero raw file");
-    }
-    file.sync_all().expect("sync raw file");
+    let file = zeroed_file(&path, size);
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("hist");
     let buf = [0x5Au8; RECORD];
     let mut off = 0u64;
