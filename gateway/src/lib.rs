@@ -1,0 +1,8 @@
+//! The gateway's pure, network-free layer: what order entry needs to speak Binance's Spot
+//! WebSocket API exactly, with no sockets and no async runtime.
+//!
+//! * [`auth`]: HMAC-SHA256 request signing and Binance's timing rule (`recvWindow`).
+//! * [`errors`]: Binance error codes, statuses and messages; the mapping from the matcher's
+//!   reject reasons.
+pub mod auth;
+pub mod errors;
