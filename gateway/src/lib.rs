@@ -4,5 +4,7 @@
 //! * [`auth`]: HMAC-SHA256 request signing and Binance's timing rule (`recvWindow`).
 //! * [`errors`]: Binance error codes, statuses and messages; the mapping from the matcher's
 //!   reject reasons.
+//! * [`units`]: decimal strings <-> ticks, lots and minimal units, per symbol.
 pub mod auth;
 pub mod errors;
+pub mod units;
