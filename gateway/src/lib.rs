@@ -4,7 +4,9 @@
 //! * [`auth`]: HMAC-SHA256 request signing and Binance's timing rule (`recvWindow`).
 //! * [`errors`]: Binance error codes, statuses and messages; the mapping from the matcher's
 //!   reject reasons.
+//! * [`keys`]: API keys and secrets persisted atomically in a data directory.
 //! * [`units`]: decimal strings <-> ticks, lots and minimal units, per symbol.
 pub mod auth;
 pub mod errors;
+pub mod keys;
 pub mod units;
