@@ -229,6 +229,10 @@ impl ApiError {
 /// is mapped). Reasons that only operator commands can produce (asset and symbol
 /// configuration, deposits) map to `-1130` for the offending data; a non-increasing sequence
 /// number is a sequencer fault a client cannot cause, so it is `-1000`.
+///
+/// `UnknownOrder` maps to what `order.cancel` answers (`-2011 "Unknown order sent."`);
+/// `order.status` answers an unknown order with [`ApiError::NoSuchOrder`] (`-2013`) itself,
+/// without a matcher reject.
 pub fn from_reject(reason: RejectReason) -> ApiError {
     use RejectReason::*;
     match reason {
