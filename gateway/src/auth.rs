@@ -8,6 +8,8 @@
 //!   the secret's bytes. Verification is case-insensitive and constant-time.
 //! * A request is accepted iff `timestamp < serverTime + 1000` and
 //!   `serverTime - timestamp <= recvWindow` (`recvWindow` defaults to 5000 ms, at most 60000).
+//!   `recvWindow` is a DECIMAL of milliseconds with up to three decimals (microseconds), see
+//!   [`parse_recv_window`] and [`check_timestamp_us`].
 
 use crate::errors::ApiError;
 use hmac::{Hmac, Mac};
@@ -50,6 +52,8 @@ where
 /// Renders a JSON request's `params` as `(name, value-as-sent)` pairs: strings verbatim,
 /// integers and booleans as their JSON text. Anything else (fractional numbers, which
 /// Binance wants as strings, null, arrays, objects) is `-1102` for that parameter.
+/// (Without serde_json's `arbitrary_precision` the text of a JSON fraction is lost, so it
+/// could not be signed as sent; a fractional `recvWindow` must therefore arrive as a string.)
 pub fn json_params_as_sent(
     params: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Vec<(String, String)>, ApiError> {
@@ -98,8 +102,8 @@ pub fn verify(secret: &[u8], payload: &str, signature: &str) -> Result<(), ApiEr
         .map_err(|_| ApiError::InvalidSignature)
 }
 
-/// Validates an optional `recvWindow` and returns the effective window.
-/// Above [`MAX_RECV_WINDOW_MS`] is `-1131`.
+/// Validates an optional `recvWindow` sent as an integer number of milliseconds and returns
+/// the effective window in milliseconds. Above [`MAX_RECV_WINDOW_MS`] is `-1131`.
 pub fn recv_window(sent: Option<u64>) -> Result<u64, ApiError> {
     match sent {
         None => Ok(DEFAULT_RECV_WINDOW_MS),
@@ -108,7 +112,22 @@ pub fn recv_window(sent: Option<u64>) -> Result<u64, ApiError> {
     }
 }
 
-/// Binance's timing rule: accept iff `timestamp < server_time + 1000` and
+/// Validates an optional `recvWindow` as sent (Binance's DECIMAL: milliseconds with up to
+/// three decimals, e.g. `"6000.346"`, so that microseconds may be specified) and returns the
+/// effective window in **microseconds**. Malformed text is `-1100`, a fourth significant
+/// decimal `-1111`, above 60000 ms `-1131`.
+pub fn parse_recv_window(sent: Option<&str>) -> Result<u64, ApiError> {
+    let Some(text) = sent else {
+        return Ok(DEFAULT_RECV_WINDOW_MS * 1_000);
+    };
+    let micros = crate::units::parse_units("recvWindow", text, 3)?;
+    match u64::try_from(micros) {
+        Ok(us) if us <= MAX_RECV_WINDOW_MS * 1_000 => Ok(us),
+        _ => Err(ApiError::BadRecvWindow),
+    }
+}
+
+/// Binance's timing rule in milliseconds: accept iff `timestamp < server_time + 1000` and
 /// `server_time - timestamp <= recv_window`. Both failures are `-1021`, with the wording
 /// that says which side was violated.
 pub fn check_timestamp(
@@ -116,11 +135,35 @@ pub fn check_timestamp(
     recv_window_ms: u64,
     server_time_ms: u64,
 ) -> Result<(), ApiError> {
-    if u128::from(timestamp_ms) >= u128::from(server_time_ms) + u128::from(MAX_AHEAD_MS) {
+    check_window(
+        u128::from(timestamp_ms),
+        u128::from(recv_window_ms),
+        u128::from(server_time_ms),
+        u128::from(MAX_AHEAD_MS),
+    )
+}
+
+/// The same rule in microseconds (a microsecond `timestamp`, or a millisecond one times
+/// 1000, with a window from [`parse_recv_window`]); "ahead" is still 1000 ms.
+pub fn check_timestamp_us(
+    timestamp_us: u64,
+    recv_window_us: u64,
+    server_time_us: u64,
+) -> Result<(), ApiError> {
+    check_window(
+        u128::from(timestamp_us),
+        u128::from(recv_window_us),
+        u128::from(server_time_us),
+        u128::from(MAX_AHEAD_MS) * 1_000,
+    )
+}
+
+fn check_window(ts: u128, window: u128, now: u128, ahead: u128) -> Result<(), ApiError> {
+    if ts >= now + ahead {
         return Err(ApiError::TimestampAhead);
     }
-    // timestamp may be up to 999 ms ahead: then the age is negative and passes.
-    if server_time_ms.saturating_sub(timestamp_ms) > recv_window_ms {
+    // timestamp may be slightly ahead: then the age is negative and passes.
+    if now.saturating_sub(ts) > window {
         return Err(ApiError::TimestampOutsideRecvWindow);
     }
     Ok(())
@@ -316,6 +359,43 @@ mod tests {
         assert!(check_timestamp(u64::MAX - 1, 5_000, u64::MAX).is_ok());
     }
 
+    #[test]
+    fn decimal_recv_window_in_microseconds() {
+        let cases: &[(Option<&str>, Result<u64, ApiError>)] = &[
+            (None, Ok(5_000_000)),
+            (Some("5000"), Ok(5_000_000)),
+            (Some("6000.346"), Ok(6_000_346)),
+            (Some("0.001"), Ok(1)),
+            (Some("60000"), Ok(60_000_000)),
+            (Some("60000.000"), Ok(60_000_000)),
+            (Some("60000.001"), Err(ApiError::BadRecvWindow)),
+            (Some("99999999999999999999"), Err(ApiError::BadRecvWindow)),
+            (Some("6000.3461"), Err(ApiError::BadPrecision)),
+            (
+                Some("-1"),
+                Err(ApiError::IllegalChars {
+                    param: "recvWindow".into(),
+                    legal_range: crate::units::DECIMAL_LEGAL_RANGE,
+                }),
+            ),
+        ];
+        for (sent, want) in cases {
+            assert_eq!(parse_recv_window(*sent), *want, "{sent:?}");
+        }
+        let now = 1_700_000_000_000_000u64;
+        let window = parse_recv_window(Some("0.5")).unwrap();
+        assert!(check_timestamp_us(now - 500, window, now).is_ok());
+        assert_eq!(
+            check_timestamp_us(now - 501, window, now),
+            Err(ApiError::TimestampOutsideRecvWindow)
+        );
+        assert!(check_timestamp_us(now + 999_999, window, now).is_ok());
+        assert_eq!(
+            check_timestamp_us(now + 1_000_000, window, now),
+            Err(ApiError::TimestampAhead)
+        );
+    }
+
     proptest! {
         #[test]
         fn payload_is_order_independent_and_sign_verifies(
@@ -348,6 +428,9 @@ mod tests {
             let accept = i128::from(ts) < i128::from(now) + 1000
                 && i128::from(now) - i128::from(ts) <= i128::from(window);
             prop_assert_eq!(check_timestamp(ts, window, now).is_ok(), accept);
+            let accept_us = i128::from(ts) < i128::from(now) + 1_000_000
+                && i128::from(now) - i128::from(ts) <= i128::from(window) * 1000;
+            prop_assert_eq!(check_timestamp_us(ts, window * 1000, now).is_ok(), accept_us);
         }
     }
 }
