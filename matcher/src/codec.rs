@@ -131,7 +131,17 @@ mod tests {
             decode_command(&bad),
             Err(CodecError::UnsupportedVersion {
                 found: 9,
-                expected: 1
+                expected: SCHEMA_VERSION
+            })
+        ));
+        // Version 1 (cancel-replace as three events) is no longer read.
+        assert_eq!(buf[0], 2, "varint u16 2 is one byte");
+        bad[0] = 1;
+        assert!(matches!(
+            decode_command(&bad),
+            Err(CodecError::UnsupportedVersion {
+                found: 1,
+                expected: 2
             })
         ));
         let mut long = buf.clone();

@@ -10,7 +10,11 @@ use bincode::{Decode, Encode};
 
 /// Version of the command and event schema written by this crate. The codec refuses records
 /// of any other version.
-pub const SCHEMA_VERSION: u16 = 1;
+///
+/// History (nothing released yet): 1, the first schema; 2, a cancel-replace emits one
+/// `CancelReplaced` event carrying both halves (no `OrderCancelled` / `OrderAccepted` /
+/// `Rejected` / `OrderAmended` for it; `OrderAmended` removed).
+pub const SCHEMA_VERSION: u16 = 2;
 
 /// A command as stored in the journal.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]

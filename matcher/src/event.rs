@@ -305,22 +305,60 @@ pub struct SelfTradePrevented {
 /// Outcome of the cancel half of a cancel-replace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum CancelOutcome {
-    /// The old order was cancelled (or amended in place).
-    Done(OrderId),
-    /// The cancel failed.
+    /// The old order was cancelled with [`CancelReason::Replaced`]: its final state (status
+    /// `Canceled`), exactly what an `OrderCancelled` would have carried.
+    Cancelled(OrderUpdate),
+    /// The old order was amended in place and keeps its time priority: its new state and
+    /// client order id. It is also the new order ([`NewOrderOutcome::Amended`]).
+    Amended {
+        /// The order (same id) and its new state.
+        order: OrderUpdate,
+        /// Client order id before the amendment.
+        old_client_order_id: ClientOrderId,
+    },
+    /// The cancel failed; nothing was cancelled.
     Failed(RejectReason),
 }
 
 /// Outcome of the new-order half of a cancel-replace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum NewOrderOutcome {
-    /// The new order was accepted (with this id; the old id when the order was amended in
-    /// place).
-    Placed(OrderId),
-    /// The new order was rejected.
-    Failed(RejectReason),
+    /// The new order was accepted: its full description and state (status `New`), exactly
+    /// what an `OrderAccepted` would have carried. Its trades and expiry follow.
+    Placed(OrderAccepted),
+    /// The old order was amended in place (see [`CancelOutcome::Amended`]); no new order.
+    Amended,
+    /// The new order was rejected; nothing of it exists.
+    Failed {
+        /// Why.
+        reason: RejectReason,
+        /// The rejected order's client order id (echoed).
+        client_order_id: ClientOrderId,
+    },
     /// Not attempted (STOP_ON_FAILURE after a failed cancel).
     NotAttempted,
+}
+
+/// The payload of [`EventKind::CancelReplaced`]: the one causal event of a cancel-replace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct CancelReplaced {
+    /// Account.
+    pub account: AccountId,
+    /// Symbol.
+    pub symbol: SymbolId,
+    /// Mode requested.
+    pub mode: CancelReplaceMode,
+    /// Cancel half.
+    pub cancel: CancelOutcome,
+    /// New-order half.
+    pub new_order: NewOrderOutcome,
+}
+
+impl CancelReplaced {
+    /// Whether the order was amended in place, keeping its time priority.
+    pub fn kept_priority(&self) -> bool {
+        matches!(self.cancel, CancelOutcome::Amended { .. })
+    }
 }
 
 /// What happened.
@@ -438,28 +476,10 @@ pub enum EventKind {
     },
     /// STP DECREMENT reduced both orders without trading.
     SelfTradePrevented(Box<SelfTradePrevented>),
-    /// A resting order's quantity was decreased in place by cancel-replace (priority kept).
-    OrderAmended {
-        /// The order and its new state.
-        order: Box<OrderUpdate>,
-        /// Client order id before the amendment.
-        old_client_order_id: ClientOrderId,
-    },
-    /// Summary of a cancel-replace request.
-    CancelReplaced {
-        /// Account.
-        account: AccountId,
-        /// Symbol.
-        symbol: SymbolId,
-        /// Mode requested.
-        mode: CancelReplaceMode,
-        /// Cancel half.
-        cancel: CancelOutcome,
-        /// New-order half.
-        new_order: NewOrderOutcome,
-        /// Whether the order was amended in place, keeping its time priority.
-        kept_priority: bool,
-    },
+    /// A cancel-replace: both halves' outcomes in one event, emitted before the new order's
+    /// trades and expiry (there is no separate `OrderCancelled`, `OrderAccepted`, `Rejected`
+    /// or amendment event for either half).
+    CancelReplaced(Box<CancelReplaced>),
     /// Summary of a cancel-all request.
     CancelAllDone {
         /// Account.
@@ -498,7 +518,7 @@ mod tests {
     use super::*;
 
     /// Events are moved into the caller's `Vec` by value: large payloads are boxed so the
-    /// common ones (book levels, balances, cancel-replace summaries) stay small.
+    /// common ones (book levels, balances) stay small.
     #[test]
     fn events_stay_small() {
         assert!(std::mem::size_of::<Event>() <= 80);

@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use matcher::book::{Book, FastBook, NaiveBook};
+use matcher::event::{CancelOutcome, NewOrderOutcome};
 use matcher::*;
 use proptest::prelude::*;
 
@@ -55,6 +56,7 @@ fn run_differential(ops: &[Op]) -> Result<(Vec<SequencedCommand>, Vec<Event>), T
         naive.apply(&cmd, &mut ev_naive);
         prop_assert_eq!(&ev_fast[from_f..], &ev_naive[from_n..], "command {:?}", cmd);
         prop_assert!(ev_fast.len() > from_f, "every command emits an event");
+        check_cancel_replace_shape(&cmd, &ev_fast[from_f..])?;
         if let Err(v) = fast.check_invariants() {
             return Err(TestCaseError::fail(format!(
                 "{v} after {cmd:?}: {:?}",
@@ -75,6 +77,103 @@ fn run_differential(ops: &[Op]) -> Result<(Vec<SequencedCommand>, Vec<Event>), T
     }
     prop_assert_eq!(fast.last_event_seq(), ev_fast.len() as u64);
     Ok((commands, ev_fast))
+}
+
+/// A cancel-replace emits exactly one causal `CancelReplaced`, first, and none of the events
+/// it replaces (`OrderAccepted`, `Rejected`, `OrderCancelled` with reason `Replaced`); its
+/// halves are consistent with the request; the new order's trades and expiry follow it. No
+/// other command emits a `CancelReplaced`.
+fn check_cancel_replace_shape(
+    cmd: &SequencedCommand,
+    events: &[Event],
+) -> Result<(), TestCaseError> {
+    let summaries = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::CancelReplaced(_)))
+        .count();
+    let Command::CancelReplace(req) = &cmd.command else {
+        prop_assert_eq!(summaries, 0, "only a cancel-replace emits CancelReplaced");
+        return Ok(());
+    };
+    prop_assert_eq!(summaries, 1);
+    let EventKind::CancelReplaced(r) = &events[0].kind else {
+        return Err(TestCaseError::fail(format!(
+            "CancelReplaced is not first: {events:?}"
+        )));
+    };
+    prop_assert_eq!(r.mode, req.mode);
+    prop_assert_eq!(
+        (r.account, r.symbol),
+        (req.new_order.account, req.new_order.symbol)
+    );
+    for e in events {
+        let replaced_event = matches!(
+            e.kind,
+            EventKind::OrderAccepted(_)
+                | EventKind::Rejected { .. }
+                | EventKind::OrderCancelled {
+                    reason: CancelReason::Replaced,
+                    ..
+                }
+        );
+        prop_assert!(!replaced_event, "{:?} in a cancel-replace", e.kind);
+    }
+    match (&r.cancel, &r.new_order) {
+        (CancelOutcome::Amended { order, .. }, NewOrderOutcome::Amended) => {
+            prop_assert!(r.kept_priority());
+            prop_assert_eq!(order.client_order_id, req.new_order.client_order_id);
+            prop_assert_eq!(
+                events.len(),
+                1 + events
+                    .iter()
+                    .skip(1)
+                    .filter(|e| {
+                        matches!(
+                            e.kind,
+                            EventKind::BookLevel { .. } | EventKind::Balance { .. }
+                        )
+                    })
+                    .count(),
+                "an amendment emits nothing else causal"
+            );
+        }
+        (CancelOutcome::Amended { .. }, _) | (_, NewOrderOutcome::Amended) => {
+            return Err(TestCaseError::fail(format!("half an amendment: {r:?}")));
+        }
+        (cancel, new_order) => {
+            prop_assert!(!r.kept_priority());
+            if let CancelOutcome::Cancelled(old) = cancel {
+                prop_assert_eq!(old.state.status, OrderStatus::Canceled);
+                prop_assert_eq!(old.state.remaining_qty, 0);
+                if let CancelTarget::OrderId(id) = req.target {
+                    prop_assert_eq!(old.order_id, id);
+                }
+            }
+            let stopped = matches!(cancel, CancelOutcome::Failed(_))
+                && req.mode == CancelReplaceMode::StopOnFailure;
+            prop_assert_eq!(stopped, matches!(new_order, NewOrderOutcome::NotAttempted));
+            if let NewOrderOutcome::Placed(a) = new_order {
+                prop_assert_eq!(a.order.client_order_id, req.new_order.client_order_id);
+                prop_assert_eq!(a.order.order_type, req.new_order.order_type);
+                prop_assert_eq!(a.state.status, OrderStatus::New);
+                for e in &events[1..] {
+                    if let EventKind::Trade(t) = &e.kind {
+                        let taker = match t.taker_side {
+                            Side::Buy => t.buy_order_id,
+                            Side::Sell => t.sell_order_id,
+                        };
+                        prop_assert_eq!(taker, a.order.order_id, "trades follow the summary");
+                    }
+                }
+            } else {
+                let trades = events[1..]
+                    .iter()
+                    .any(|e| matches!(e.kind, EventKind::Trade(_)));
+                prop_assert!(!trades, "no new order, no trade");
+            }
+        }
+    }
+    Ok(())
 }
 
 fn replay(commands: &[SequencedCommand]) -> (Engine<FastBook>, Vec<Event>) {
@@ -156,18 +255,19 @@ fn generator_covers_the_interesting_paths() {
             let name = match &e.kind {
                 EventKind::OrderCancelled { reason, .. } => format!("cancel:{reason:?}"),
                 EventKind::Rejected { reason, .. } => format!("reject:{reason:?}"),
-                EventKind::CancelReplaced {
-                    kept_priority,
-                    cancel,
-                    new_order,
-                    ..
-                } => format!(
-                    "replace:{kept_priority}:{}:{}",
-                    matches!(cancel, matcher::event::CancelOutcome::Done(_)),
-                    match new_order {
-                        matcher::event::NewOrderOutcome::Placed(_) => "placed",
-                        matcher::event::NewOrderOutcome::Failed(_) => "failed",
-                        matcher::event::NewOrderOutcome::NotAttempted => "not-attempted",
+                EventKind::CancelReplaced(r) => format!(
+                    "replace:{}:{}:{}",
+                    r.kept_priority(),
+                    match r.cancel {
+                        CancelOutcome::Cancelled(_) => "cancelled",
+                        CancelOutcome::Amended { .. } => "amended",
+                        CancelOutcome::Failed(_) => "failed",
+                    },
+                    match r.new_order {
+                        NewOrderOutcome::Placed(_) => "placed",
+                        NewOrderOutcome::Amended => "amended",
+                        NewOrderOutcome::Failed { .. } => "failed",
+                        NewOrderOutcome::NotAttempted => "not-attempted",
                     }
                 ),
                 EventKind::Trade(t) => format!("trade:{:?}", t.symbol),
@@ -186,7 +286,6 @@ fn generator_covers_the_interesting_paths() {
         "trade:SymbolId(4)",
         "cancel:UserCancel",
         "cancel:CancelAll",
-        "cancel:Replaced",
         "cancel:IocRemainder",
         "cancel:FokNotFilled",
         "cancel:MarketNoLiquidity",
@@ -195,10 +294,11 @@ fn generator_covers_the_interesting_paths() {
         "cancel:StpExpireBoth",
         "cancel:StpDecrement",
         "SelfTradePrevented",
-        "OrderAmended",
-        "replace:true:true:placed",
-        "replace:false:true:placed",
-        "replace:false:false:not-attempted",
+        "replace:true:amended:amended",
+        "replace:false:cancelled:placed",
+        "replace:false:failed:not-attempted",
+        "replace:false:cancelled:failed",
+        "replace:false:failed:placed",
         "reject:InsufficientBalance",
         "reject:WouldTakeLiquidity",
         "reject:DuplicateClientOrderId",

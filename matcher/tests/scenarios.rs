@@ -24,6 +24,12 @@
 //! halt <SYM>   resume <SYM>   fee-account <acct>
 //! symbol-limits <SYM> <min qty> <max qty> <max price> <min notional>
 //! ```
+//!
+//! A cancel-replace emits one line, `cancel-replace <mode> cancel=<c> new=<n> kept-priority=<b>`,
+//! where `<c>` is the old order's `[cancelled ...]` or `[amended #id coid=old->new state]`
+//! line or `failed:<reason>`, and `<n>` is the new order's `[accepted ...]` line, `amended`
+//! (the old order was amended in place), `[rejected coid=.. <reason> code=..]` or
+//! `not-attempted`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -94,6 +100,38 @@ fn state(s: &OrderState) -> String {
     format!("{:?}:{}/{}", s.status, s.executed_qty, s.remaining_qty)
 }
 
+/// `accepted ...`: an accepted order (alone, or the new half of a cancel-replace in `[...]`).
+fn fmt_accepted(a: &matcher::event::OrderAccepted) -> String {
+    let o = &a.order;
+    let stp = if o.stp == StpMode::None {
+        String::new()
+    } else {
+        format!(" stp={:?}", o.stp)
+    };
+    format!(
+        "accepted #{} acct={} {} {} {} coid={} frozen={}{stp}",
+        o.order_id,
+        o.account,
+        sym_name(o.symbol),
+        side_name(o.side),
+        order_type(&o.order_type),
+        o.client_order_id,
+        o.frozen
+    )
+}
+
+/// `cancelled ...`: a closed order (alone, or the cancel half of a cancel-replace in `[...]`).
+fn fmt_cancelled(order: &matcher::event::OrderUpdate, reason: CancelReason) -> String {
+    format!(
+        "cancelled #{} {reason:?} {:?} exec={} cum={} prevented={}",
+        order.order_id,
+        order.state.status,
+        order.state.executed_qty,
+        order.state.cum_quote,
+        order.state.prevented_qty
+    )
+}
+
 /// The compact notation of an event used by the scenario files.
 fn fmt_event(e: &Event) -> String {
     match &e.kind {
@@ -123,20 +161,7 @@ fn fmt_event(e: &Event) -> String {
             "withdrawal-rejected {account} {} {amount} {tx_id} {reason:?}",
             asset_name(*asset)
         ),
-        EventKind::OrderAccepted(a) => {
-            let o = &a.order;
-            let stp = if o.stp == StpMode::None { String::new() } else { format!(" stp={:?}", o.stp) };
-            format!(
-                "accepted #{} acct={} {} {} {} coid={} frozen={}{stp}",
-                o.order_id,
-                o.account,
-                sym_name(o.symbol),
-                side_name(o.side),
-                order_type(&o.order_type),
-                o.client_order_id,
-                o.frozen
-            )
-        }
+        EventKind::OrderAccepted(a) => fmt_accepted(a),
         EventKind::Rejected { request, client_order_id, reason, .. } => {
             let coid = client_order_id.as_ref().map(|c| format!(" coid={c}")).unwrap_or_default();
             format!("rejected {request:?}{coid} {reason:?} code={}", reason.code())
@@ -158,14 +183,7 @@ fn fmt_event(e: &Event) -> String {
             state(&t.buy_state),
             state(&t.sell_state)
         ),
-        EventKind::OrderCancelled { order, reason } => format!(
-            "cancelled #{} {reason:?} {:?} exec={} cum={} prevented={}",
-            order.order_id,
-            order.state.status,
-            order.state.executed_qty,
-            order.state.cum_quote,
-            order.state.prevented_qty
-        ),
+        EventKind::OrderCancelled { order, reason } => fmt_cancelled(order, *reason),
         EventKind::SelfTradePrevented(p) => format!(
             "stp taker=#{} maker=#{} {}x{} taker={} maker={}",
             p.taker_order_id,
@@ -175,24 +193,31 @@ fn fmt_event(e: &Event) -> String {
             state(&p.taker_state),
             state(&p.maker_state)
         ),
-        EventKind::OrderAmended { order, old_client_order_id } => format!(
-            "amended #{} coid={}->{} {}",
-            order.order_id,
-            old_client_order_id,
-            order.client_order_id,
-            state(&order.state)
-        ),
-        EventKind::CancelReplaced { mode, cancel, new_order, kept_priority, .. } => {
-            let cancel = match cancel {
-                CancelOutcome::Done(id) => format!("#{id}"),
+        EventKind::CancelReplaced(r) => {
+            let cancel = match &r.cancel {
+                CancelOutcome::Cancelled(o) => format!("[{}]", fmt_cancelled(o, CancelReason::Replaced)),
+                CancelOutcome::Amended { order, old_client_order_id } => format!(
+                    "[amended #{} coid={}->{} {}]",
+                    order.order_id,
+                    old_client_order_id,
+                    order.client_order_id,
+                    state(&order.state)
+                ),
                 CancelOutcome::Failed(r) => format!("failed:{r:?}"),
             };
-            let new = match new_order {
-                NewOrderOutcome::Placed(id) => format!("#{id}"),
-                NewOrderOutcome::Failed(r) => format!("failed:{r:?}"),
+            let new = match &r.new_order {
+                NewOrderOutcome::Placed(a) => format!("[{}]", fmt_accepted(a)),
+                NewOrderOutcome::Amended => "amended".into(),
+                NewOrderOutcome::Failed { reason, client_order_id } => {
+                    format!("[rejected coid={client_order_id} {reason:?} code={}]", reason.code())
+                }
                 NewOrderOutcome::NotAttempted => "not-attempted".into(),
             };
-            format!("cancel-replace {mode:?} cancel={cancel} new={new} kept-priority={kept_priority}")
+            format!(
+                "cancel-replace {:?} cancel={cancel} new={new} kept-priority={}",
+                r.mode,
+                r.kept_priority()
+            )
         }
         EventKind::CancelAllDone { account, symbol, cancelled } => format!(
             "cancel-all-done {account} {} n={cancelled}",

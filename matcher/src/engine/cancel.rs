@@ -6,8 +6,8 @@ use crate::book::Book;
 use crate::command::PlaceOrder;
 use crate::command::{CancelReplace, CancelReplaceMode, CancelTarget, OrderType, TimeInForce};
 use crate::event::{
-    CancelOutcome, CancelReason, Event, EventKind, NewOrderOutcome, OrderStatus, RejectReason,
-    RequestKind,
+    CancelOutcome, CancelReason, CancelReplaced, Event, EventKind, NewOrderOutcome, OrderAccepted,
+    OrderStatus, RejectReason, RequestKind,
 };
 use crate::ids::{AccountId, ClientOrderId, OrderId, SymbolId};
 
@@ -58,26 +58,23 @@ impl State {
             && qty < o.remaining_qty
     }
 
-    /// Decreases an open order's quantity in place, keeping its priority.
+    /// Decreases an open order's quantity in place, keeping its priority. Returns the
+    /// outcome to report (`None`: not an amendable open order; nothing changed).
     fn amend<B: Book>(
         &mut self,
         m: &mut Market<B>,
         id: OrderId,
         slot: u32,
         req: &PlaceOrder,
-        out: &mut Vec<Event>,
-    ) {
+    ) -> Option<CancelOutcome> {
         let new_qty = match req.order_type {
             OrderType::Limit { qty, .. } | OrderType::LimitMaker { qty, .. } => qty,
-            OrderType::Market { .. } => return,
+            OrderType::Market { .. } => return None,
         };
-        let Some(open) = self
+        let open = self
             .orders
             .by_slot_mut(slot)
-            .filter(|o| o.order.order_id == id)
-        else {
-            return;
-        };
+            .filter(|o| o.order.order_id == id)?;
         let o = &mut open.order;
         let old_client_id = o.client_order_id;
         o.remaining_qty = new_qty;
@@ -104,13 +101,10 @@ impl State {
             crate::command::Side::Sell => m.base_slot,
         };
         self.release(open_acct, asset, surplus);
-        self.emit(
-            out,
-            EventKind::OrderAmended {
-                order: Box::new(o.update(o.open_state().status)),
-                old_client_order_id: old_client_id,
-            },
-        );
+        Some(CancelOutcome::Amended {
+            order: o.update(o.open_state().status),
+            old_client_order_id: old_client_id,
+        })
     }
 }
 
@@ -216,61 +210,94 @@ impl<B: Book> Engine<B> {
         );
     }
 
+    /// Cancel-replace: cancels (or amends) the old order, then places the new one, and emits
+    /// one `CancelReplaced` where the old order's `OrderCancelled` would have been (before
+    /// any trade or expiry of the new order).
     pub(super) fn cancel_replace(&mut self, req: &CancelReplace, out: &mut Vec<Event>) {
         let new = &req.new_order;
         let (account, symbol) = (new.account, new.symbol);
-        let mut kept_priority = false;
         let resolved = if self.markets.contains_key(&symbol) {
             self.st.resolve(account, symbol, req.target)
         } else {
             Err(RejectReason::UnknownSymbol)
         };
-        let (cancel, new_order) = match resolved {
-            Err(reason) => {
-                let new_order = match req.mode {
-                    CancelReplaceMode::StopOnFailure => NewOrderOutcome::NotAttempted,
-                    CancelReplaceMode::AllowFailure => match self.place_or_reject(new, out) {
-                        Ok(id) => NewOrderOutcome::Placed(id),
-                        Err(r) => NewOrderOutcome::Failed(r),
-                    },
-                };
-                (CancelOutcome::Failed(reason), new_order)
-            }
-            Ok((old, slot)) => {
-                let amendable = self.markets.get(&symbol).is_some_and(|m| {
-                    self.st.is_amend(slot, new) && self.st.check_order(m, new, Some(old)).is_ok()
-                });
-                if amendable {
-                    if let Some(m) = self.markets.get_mut(&symbol) {
-                        self.st.amend(m, old, slot, new, out);
-                    }
-                    kept_priority = true;
-                    (CancelOutcome::Done(old), NewOrderOutcome::Placed(old))
-                } else {
-                    if let Some(m) = self.markets.get_mut(&symbol) {
-                        self.st.remove_resting(
-                            m,
-                            old,
-                            OrderStatus::Canceled,
-                            CancelReason::Replaced,
-                            out,
-                        );
-                    }
-                    let new_order = match self.place_or_reject(new, out) {
-                        Ok(id) => NewOrderOutcome::Placed(id),
-                        Err(r) => NewOrderOutcome::Failed(r),
+        let cancel = match resolved {
+            Err(reason) => CancelOutcome::Failed(reason),
+            Ok((old, slot)) => match self.markets.get_mut(&symbol) {
+                Some(m) => {
+                    let amended = if self.st.is_amend(slot, new)
+                        && self.st.check_order(m, new, Some(old)).is_ok()
+                    {
+                        self.st.amend(m, old, slot, new)
+                    } else {
+                        None
                     };
-                    (CancelOutcome::Done(old), new_order)
+                    if let Some(cancel) = amended {
+                        let r = Replacing::new(req, cancel);
+                        return self.st.emit_with(out, || r.event(NewOrderOutcome::Amended));
+                    }
+                    match self.st.close_resting(m, old) {
+                        Some(o) => CancelOutcome::Cancelled(o.update(OrderStatus::Canceled)),
+                        None => CancelOutcome::Failed(RejectReason::UnknownOrder),
+                    }
                 }
-            }
+                None => CancelOutcome::Failed(RejectReason::UnknownSymbol),
+            },
         };
-        self.st.emit_with(out, || EventKind::CancelReplaced {
-            account,
-            symbol,
+        let r = Replacing::new(req, cancel);
+        if matches!(cancel, CancelOutcome::Failed(_))
+            && req.mode == CancelReplaceMode::StopOnFailure
+        {
+            return self
+                .st
+                .emit_with(out, || r.event(NewOrderOutcome::NotAttempted));
+        }
+        let placed = match self.markets.get_mut(&symbol) {
+            Some(m) => self.st.place(m, new, Some(&r), out),
+            None => Err(RejectReason::UnknownSymbol),
+        };
+        if let Err(reason) = placed {
+            let failed = NewOrderOutcome::Failed {
+                reason,
+                client_order_id: new.client_order_id,
+            };
+            self.st.emit_with(out, || r.event(failed));
+        }
+    }
+}
+
+/// A cancel-replace whose cancel half is done: what its `CancelReplaced` needs besides the
+/// new-order outcome.
+pub(super) struct Replacing {
+    account: AccountId,
+    symbol: SymbolId,
+    mode: CancelReplaceMode,
+    cancel: CancelOutcome,
+}
+
+impl Replacing {
+    fn new(req: &CancelReplace, cancel: CancelOutcome) -> Self {
+        Replacing {
+            account: req.new_order.account,
+            symbol: req.new_order.symbol,
             mode: req.mode,
             cancel,
+        }
+    }
+
+    /// The `CancelReplaced` event with the new-order outcome `new_order`.
+    fn event(&self, new_order: NewOrderOutcome) -> EventKind {
+        EventKind::CancelReplaced(Box::new(CancelReplaced {
+            account: self.account,
+            symbol: self.symbol,
+            mode: self.mode,
+            cancel: self.cancel,
             new_order,
-            kept_priority,
-        });
+        }))
+    }
+
+    /// The `CancelReplaced` event of a new order that was accepted.
+    pub(super) fn placed(&self, accepted: OrderAccepted) -> EventKind {
+        self.event(NewOrderOutcome::Placed(accepted))
     }
 }

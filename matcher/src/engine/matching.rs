@@ -187,9 +187,25 @@ impl State {
         reason: CancelReason,
         out: &mut Vec<Event>,
     ) {
+        if let Some(o) = self.close_resting(m, order_id) {
+            self.emit_with(out, || EventKind::OrderCancelled {
+                order: Box::new(o.update(status)),
+                reason,
+            });
+        }
+    }
+
+    /// Removes an open order from its book and the registry and releases its frozen funds,
+    /// without emitting anything: returns the order as it was (`None`: unknown order).
+    #[inline]
+    pub(super) fn close_resting<B: Book>(
+        &mut self,
+        m: &mut Market<B>,
+        order_id: OrderId,
+    ) -> Option<RestingOrder> {
         let Some(open) = self.close_order(order_id) else {
-            debug_assert!(false, "remove_resting: unknown order");
-            return;
+            debug_assert!(false, "close_resting: unknown order");
+            return None;
         };
         let o = open.order;
         let total = m.book.remove(o.side, o.price, o.order_id, open.handle);
@@ -199,10 +215,7 @@ impl State {
             Side::Sell => m.base_slot,
         };
         self.release(open.acct, asset, o.frozen);
-        self.emit_with(out, || EventKind::OrderCancelled {
-            order: Box::new(o.update(status)),
-            reason,
-        });
+        Some(o)
     }
 
     /// STP DECREMENT of `qty` lots on both orders.

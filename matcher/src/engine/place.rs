@@ -10,6 +10,7 @@
 //! * SELL by quote amount: freezes all whole lots of the available base; sells until the
 //!   notional would exceed the amount; releases the rest.
 
+use super::cancel::Replacing;
 use super::matching::{fok_fillable, Exit, Taker};
 use super::state::{RestingKind, RestingOrder, State};
 use super::{Engine, Market};
@@ -118,12 +119,15 @@ impl State {
         }
     }
 
-    /// Validates, freezes, matches and rests or expires a new order. On `Err` nothing changed
-    /// and nothing was emitted.
+    /// Validates, freezes, matches and rests or expires a new order. On acceptance emits
+    /// `OrderAccepted`, or, when the order is the new half of a cancel-replace (`replacing`),
+    /// the `CancelReplaced` that carries it; either comes before any trade or expiry of the
+    /// order. On `Err` nothing changed and nothing was emitted.
     pub(super) fn place<B: Book>(
         &mut self,
         m: &mut Market<B>,
         req: &PlaceOrder,
+        replacing: Option<&Replacing>,
         out: &mut Vec<Event>,
     ) -> Result<OrderId, RejectReason> {
         let acct = self.account_slot(req.account);
@@ -277,8 +281,10 @@ impl State {
             frozen: freeze,
         };
         let state = t.o.state_with(OrderStatus::New);
-        self.emit_with(out, || {
-            EventKind::OrderAccepted(Box::new(OrderAccepted { order: info, state }))
+        let accepted = OrderAccepted { order: info, state };
+        self.emit_with(out, || match replacing {
+            None => EventKind::OrderAccepted(Box::new(accepted)),
+            Some(r) => r.placed(accepted),
         });
 
         if let (Some(TimeInForce::Fok), Some(price)) = (t.tif, t.limit) {
@@ -396,7 +402,7 @@ impl<B: Book> Engine<B> {
         out: &mut Vec<Event>,
     ) -> Result<OrderId, RejectReason> {
         let result = match self.markets.get_mut(&req.symbol) {
-            Some(m) => self.st.place(m, req, out),
+            Some(m) => self.st.place(m, req, None, out),
             None => Err(RejectReason::UnknownSymbol),
         };
         if let Err(reason) = result {
