@@ -71,10 +71,7 @@ impl State {
             OrderType::Limit { qty, .. } | OrderType::LimitMaker { qty, .. } => qty,
             OrderType::Market { .. } => return None,
         };
-        let open = self
-            .orders
-            .by_slot_mut(slot)
-            .filter(|o| o.order.order_id == id)?;
+        let open = self.orders.open_mut(slot, id)?;
         let o = &mut open.order;
         let old_client_id = o.client_order_id;
         o.remaining_qty = new_qty;

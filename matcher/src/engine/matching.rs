@@ -243,14 +243,7 @@ impl State {
             t.matching_status()
         });
 
-        let Some(open) = self
-            .orders
-            .by_slot_mut(maker.tag)
-            .filter(|o| o.order.order_id == maker.order_id)
-        else {
-            debug_assert!(false, "decrement: unknown maker");
-            return;
-        };
+        let open = self.orders.maker_mut(maker);
         let mo = &mut open.order;
         mo.remaining_qty -= qty;
         mo.prevented_qty += qty;
@@ -343,14 +336,7 @@ impl State {
         let taker_state = t.o.state_with(t.matching_status());
 
         // Maker side.
-        let Some(open) = self
-            .orders
-            .by_slot_mut(maker.tag)
-            .filter(|o| o.order.order_id == maker.order_id)
-        else {
-            debug_assert!(false, "trade: unknown maker");
-            return;
-        };
+        let open = self.orders.maker_mut(maker);
         let mo = &mut open.order;
         let maker_fee = fees::charge(
             &mut mo.fee_basis,

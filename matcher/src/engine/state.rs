@@ -1,6 +1,7 @@
 //! Engine state other than the books: accounts, balances, open orders, counters, and the
 //! per-command scratch used to emit events.
 
+use crate::book::BookEntry;
 use crate::command::{Side, StpMode};
 use crate::event::{Event, EventKind, OrderState, OrderStatus, OrderUpdate};
 use crate::fees;
@@ -152,10 +153,27 @@ impl OrderStore {
         self.slots.get(slot as usize)
     }
 
-    /// An open order by its slot, mutably.
+    /// The open order in `slot`, mutably, if that slot still holds order `id` (slots are
+    /// reused once an order closes, so a slot alone does not name an order).
     #[inline]
-    pub(crate) fn by_slot_mut(&mut self, slot: u32) -> Option<&mut OpenOrder> {
-        self.slots.get_mut(slot as usize)
+    pub(crate) fn open_mut(&mut self, slot: u32, id: OrderId) -> Option<&mut OpenOrder> {
+        self.slots
+            .get_mut(slot as usize)
+            .filter(|o| o.order.order_id == id)
+    }
+
+    /// The resting order behind a book entry being filled. An entry whose order is not open
+    /// means the book and the order registry disagree: a matcher bug. It stops the matcher (in
+    /// release builds too, like a balance shortfall) rather than settle one side of a fill.
+    #[inline]
+    pub(crate) fn maker_mut(&mut self, maker: &BookEntry) -> &mut OpenOrder {
+        match self.open_mut(maker.tag, maker.order_id) {
+            Some(open) => open,
+            None => panic!(
+                "matcher invariant broken: book entry for order {:?} in slot {} has no open order",
+                maker.order_id, maker.tag
+            ),
+        }
     }
 
     /// The slot the next [`OrderStore::insert`] will use.
