@@ -145,6 +145,48 @@ pub struct RetainReport {
 }
 
 /// Keeps the newest `keep` valid snapshots and deletes older snapshot files (valid or not),
+/// leaving every segment in place (for a deployment that keeps the whole log). Returns the
+/// indexes removed, ascending. With `keep == 0` or no valid snapshot, nothing is removed.
+pub fn retain_snapshots(dir: &Path, keep: usize) -> Result<Vec<u64>, JournalError> {
+    let mut removed = Vec::new();
+    if retain_snapshots_only(dir, keep, &mut removed)?.is_some() && !removed.is_empty() {
+        fsync_dir(&snapshot_dir(dir))?;
+    }
+    Ok(removed)
+}
+
+/// Deletes snapshot files older than the newest `keep` valid ones; returns the oldest kept
+/// index (None: nothing kept, nothing removed).
+fn retain_snapshots_only(
+    dir: &Path,
+    keep: usize,
+    removed: &mut Vec<u64>,
+) -> Result<Option<u64>, JournalError> {
+    if keep == 0 {
+        return Ok(None);
+    }
+    let all = list_snapshots(dir)?;
+    let mut kept = Vec::new();
+    for &index in all.iter().rev() {
+        if kept.len() == keep {
+            break;
+        }
+        if read_snapshot(dir, index)?.is_some() {
+            kept.push(index);
+        }
+    }
+    let Some(&oldest_kept) = kept.last() else {
+        return Ok(None);
+    };
+    for &index in all.iter().filter(|&&i| i < oldest_kept) {
+        let path = snapshot_path(dir, index);
+        fs::remove_file(&path).map_err(|e| JournalError::io("remove snapshot", &path, e))?;
+        removed.push(index);
+    }
+    Ok(Some(oldest_kept))
+}
+
+/// Keeps the newest `keep` valid snapshots and deletes older snapshot files (valid or not),
 /// then retires every segment whose records all have indexes at or below the oldest kept
 /// snapshot's index: it goes into the recycle pool (for the writer's next roll, so steady
 /// state never pays for zero-filling) while the pool holds fewer than
@@ -158,27 +200,9 @@ pub fn retain(
     max_recycled_segments: usize,
 ) -> Result<RetainReport, JournalError> {
     let mut report = RetainReport::default();
-    if keep == 0 {
-        return Ok(report);
-    }
-    let all = list_snapshots(dir)?;
-    let mut kept = Vec::new();
-    for &index in all.iter().rev() {
-        if kept.len() == keep {
-            break;
-        }
-        if read_snapshot(dir, index)?.is_some() {
-            kept.push(index);
-        }
-    }
-    let Some(&oldest_kept) = kept.last() else {
+    let Some(oldest_kept) = retain_snapshots_only(dir, keep, &mut report.removed_snapshots)? else {
         return Ok(report);
     };
-    for &index in all.iter().filter(|&&i| i < oldest_kept) {
-        let path = snapshot_path(dir, index);
-        fs::remove_file(&path).map_err(|e| JournalError::io("remove snapshot", &path, e))?;
-        report.removed_snapshots.push(index);
-    }
     if !report.removed_snapshots.is_empty() {
         fsync_dir(&snapshot_dir(dir))?;
     }

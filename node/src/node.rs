@@ -1,0 +1,356 @@
+//! The node: its handle, start-up and shutdown.
+
+use crate::config::NodeConfig;
+use crate::error::NodeError;
+use crate::matcher_thread::{self, MatcherReport};
+use crate::metrics::{Counters, NodeMetrics};
+use crate::projection::Projection;
+use crate::sequencer;
+use crate::{CommandEvents, Engine};
+use journal::Journal;
+use matcher::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// A closure run on the matcher thread.
+pub(crate) type QueryFn<P> = Box<dyn FnOnce(&Engine, &P) + Send>;
+
+/// The reply to a submitted command.
+pub(crate) type Reply = oneshot::Sender<Result<Arc<CommandEvents>, NodeError>>;
+
+/// What goes into the sequencer.
+pub(crate) enum Request<P> {
+    /// Journal and apply a command.
+    Command {
+        /// The command.
+        command: Command,
+        /// Where its events go (None: nobody waits).
+        reply: Option<Reply>,
+    },
+    /// Run a query after everything queued before it.
+    Query(QueryFn<P>),
+    /// Stop after everything queued before it.
+    Stop,
+}
+
+/// State shared by the handles and the threads.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub accepting: AtomicBool,
+    pub failure: Mutex<Option<String>>,
+    pub counters: Counters,
+    pub commands: Journal,
+    pub events: Journal,
+    pub request_capacity: usize,
+}
+
+impl Shared {
+    /// Records a fatal failure (the first one wins) and stops accepting commands.
+    pub(crate) fn fail(&self, msg: String) {
+        tracing::error!(error = %msg, "node failed");
+        self.accepting.store(false, Ordering::SeqCst);
+        let mut f = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if f.is_none() {
+            *f = Some(msg);
+        }
+    }
+
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn closed_error(&self) -> NodeError {
+        match self.failure() {
+            Some(msg) => NodeError::Failed(msg),
+            None => NodeError::ShuttingDown,
+        }
+    }
+}
+
+/// A cheap, cloneable handle for submitting commands, querying state and subscribing to
+/// events.
+pub struct NodeHandle<P: Projection> {
+    tx: mpsc::Sender<Request<P>>,
+    fanout: broadcast::Sender<Arc<CommandEvents>>,
+    shared: Arc<Shared>,
+}
+
+impl<P: Projection> Clone for NodeHandle<P> {
+    fn clone(&self) -> Self {
+        NodeHandle {
+            tx: self.tx.clone(),
+            fanout: self.fanout.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<P: Projection> std::fmt::Debug for NodeHandle<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHandle")
+            .field("accepting", &self.shared.accepting.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Projection> NodeHandle<P> {
+    /// Submits a command. Resolves with the command's events once the command is durable in
+    /// the commands journal and the matcher has applied it. Fails at once with
+    /// [`NodeError::Overloaded`] when the request queue is full and with
+    /// [`NodeError::ShuttingDown`] once shutdown has begun; a command that fails is not
+    /// acknowledged and the caller must not report it as accepted.
+    pub async fn submit(&self, command: Command) -> Result<Arc<CommandEvents>, NodeError> {
+        let rx = self.enqueue(command)?;
+        match rx.await {
+            Ok(result) => result,
+            Err(_) => Err(self.shared.closed_error()),
+        }
+    }
+
+    /// Queues a command and returns the receiver of its outcome (see [`NodeHandle::submit`]).
+    /// Lets a caller pipeline many commands from one task.
+    pub fn enqueue(
+        &self,
+        command: Command,
+    ) -> Result<oneshot::Receiver<Result<Arc<CommandEvents>, NodeError>>, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.try_send(Request::Command {
+            command,
+            reply: Some(reply),
+        })?;
+        Ok(rx)
+    }
+
+    fn try_send(&self, request: Request<P>) -> Result<(), NodeError> {
+        if !self.shared.accepting.load(Ordering::Acquire) {
+            return Err(self.shared.closed_error());
+        }
+        match self.tx.try_send(request) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.shared.counters.overloaded.inc();
+                Err(NodeError::Overloaded)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(self.shared.closed_error()),
+        }
+    }
+
+    /// Runs `f` on the matcher thread with the engine and the projection, after every command
+    /// queued before this call has been applied (commands queued later are not yet visible).
+    pub async fn query<R, F>(&self, f: F) -> Result<R, NodeError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Engine, &P) -> R + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: QueryFn<P> = Box::new(move |engine: &Engine, p: &P| {
+            let _ = tx.send(f(engine, p));
+        });
+        // Queries are not refused for overload: they wait for room (they add no journal work).
+        if let Some(msg) = self.shared.failure() {
+            return Err(NodeError::Failed(msg));
+        }
+        self.tx
+            .send(Request::Query(job))
+            .await
+            .map_err(|_| self.shared.closed_error())?;
+        rx.await.map_err(|_| self.shared.closed_error())
+    }
+
+    /// Subscribes to every command's events from now on, in order. The ring is bounded (see
+    /// [`NodeConfig::fanout_capacity`]): a subscriber that falls behind gets
+    /// `RecvError::Lagged` and must resynchronise (or read the events journal).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<CommandEvents>> {
+        self.fanout.subscribe()
+    }
+
+    /// Whether commands are being accepted.
+    pub fn is_accepting(&self) -> bool {
+        self.shared.accepting.load(Ordering::Acquire)
+    }
+
+    /// The fatal error that stopped the node, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failure()
+    }
+
+    /// Stops accepting commands (submits fail with [`NodeError::ShuttingDown`]); queued ones
+    /// are still processed. The first step of a graceful shutdown.
+    pub fn stop_accepting(&self) {
+        self.shared.accepting.store(false, Ordering::Release);
+    }
+
+    /// A point-in-time copy of the node's counters and journal statistics.
+    pub fn metrics(&self) -> NodeMetrics {
+        NodeMetrics::collect(
+            &self.shared,
+            self.shared.request_capacity - self.tx.capacity(),
+            self.fanout.receiver_count(),
+        )
+    }
+
+    /// The commands journal (for its durable index and readers).
+    pub fn commands_journal(&self) -> &Journal {
+        &self.shared.commands
+    }
+
+    /// The events journal (for readers that must not miss anything, unlike the broadcast).
+    pub fn events_journal(&self) -> &Journal {
+        &self.shared.events
+    }
+}
+
+/// What [`Node::shutdown`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Sequence of the last command applied.
+    pub last_cmd_seq: u64,
+    /// Sequence of the last event emitted.
+    pub last_event_seq: u64,
+    /// The state hash at the end (hex).
+    pub state_hash: String,
+    /// The index of the snapshot written at shutdown, if one was written.
+    pub snapshot: Option<u64>,
+}
+
+/// A running node: its threads and a handle.
+pub struct Node<P: Projection> {
+    handle: NodeHandle<P>,
+    sequencer: Option<JoinHandle<()>>,
+    matcher: Option<JoinHandle<Result<MatcherReport, NodeError>>>,
+}
+
+impl<P: Projection> std::fmt::Debug for Node<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Projection> Node<P> {
+    /// Recovers the state from `config.data_dir` (or creates it) and starts the sequencer and
+    /// matcher threads. Blocking: call it before entering the async runtime or from
+    /// `spawn_blocking`.
+    pub fn start(config: NodeConfig, projection: P) -> Result<Node<P>, NodeError> {
+        let recovered = crate::genesis::recover(&config, projection)?;
+        let crate::genesis::Recovered {
+            engine,
+            projection,
+            commands,
+            events,
+            replayed,
+        } = recovered;
+        let (tx, rx) = mpsc::channel(config.request_queue.max(1));
+        let (fanout, _) = broadcast::channel(config.fanout_capacity.max(1));
+        let shared = Arc::new(Shared {
+            accepting: AtomicBool::new(true),
+            failure: Mutex::new(None),
+            counters: Counters::default(),
+            commands,
+            events,
+            request_capacity: config.request_queue.max(1),
+        });
+        tracing::info!(
+            last_cmd_seq = engine.last_cmd_seq(),
+            last_event_seq = engine.last_event_seq(),
+            replayed,
+            "node recovered"
+        );
+        let (work_tx, work_rx) = std::sync::mpsc::sync_channel(1024);
+        let seq_shared = Arc::clone(&shared);
+        let max_batch = config.max_batch.max(1);
+        let sequencer = std::thread::Builder::new()
+            .name("sequencer".into())
+            .spawn(move || sequencer::run(rx, work_tx, seq_shared, max_batch))
+            .map_err(|e| NodeError::io("spawn sequencer thread", &config.data_dir, e))?;
+        let m_shared = Arc::clone(&shared);
+        let m_fanout = fanout.clone();
+        let m_config = config.clone();
+        let matcher = std::thread::Builder::new()
+            .name("matcher".into())
+            .spawn(move || {
+                matcher_thread::run(m_config, engine, projection, work_rx, m_shared, m_fanout)
+            })
+            .map_err(|e| NodeError::io("spawn matcher thread", &config.data_dir, e))?;
+        let node = Node {
+            handle: NodeHandle { tx, fanout, shared },
+            sequencer: Some(sequencer),
+            matcher: Some(matcher),
+        };
+        if !config.genesis.is_empty() && node.handle.shared.commands.next_index() == 1 {
+            for command in config.genesis.iter().cloned() {
+                node.handle.try_send(Request::Command {
+                    command,
+                    reply: None,
+                })?;
+            }
+            tracing::info!(commands = config.genesis.len(), "genesis commands queued");
+        }
+        Ok(node)
+    }
+
+    /// A handle to the node.
+    pub fn handle(&self) -> NodeHandle<P> {
+        self.handle.clone()
+    }
+
+    /// Graceful shutdown: stops accepting, lets every queued command finish (their submitters
+    /// get their replies), writes a final snapshot, closes both journals. Blocking.
+    pub fn shutdown(mut self) -> Result<ShutdownReport, NodeError> {
+        self.handle.stop_accepting();
+        // Queue the stop behind everything already queued (blocking send: room is made as the
+        // sequencer drains).
+        let _ = self.handle.tx.blocking_send(Request::Stop);
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<ShutdownReport, NodeError> {
+        if let Some(s) = self.sequencer.take() {
+            if s.join().is_err() {
+                self.handle
+                    .shared
+                    .fail("the sequencer thread panicked".into());
+            }
+        }
+        let report = match self.matcher.take() {
+            Some(m) => match m.join() {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(NodeError::Failed(
+                        self.handle
+                            .shared
+                            .failure()
+                            .unwrap_or_else(|| "the matcher thread panicked".into()),
+                    ))
+                }
+            },
+            None => return Err(NodeError::ShuttingDown),
+        };
+        self.handle.shared.commands.shutdown()?;
+        self.handle.shared.events.shutdown()?;
+        if let Some(msg) = self.handle.shared.failure() {
+            return Err(NodeError::Failed(msg));
+        }
+        Ok(ShutdownReport {
+            last_cmd_seq: report.last_cmd_seq,
+            last_event_seq: report.last_event_seq,
+            state_hash: report.state_hash,
+            snapshot: report.snapshot,
+        })
+    }
+}
+
+impl<P: Projection> Drop for Node<P> {
+    fn drop(&mut self) {
+        if self.matcher.is_some() {
+            self.handle.stop_accepting();
+            let _ = self.handle.tx.try_send(Request::Stop);
+        }
+    }
+}

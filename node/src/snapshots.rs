@@ -1,0 +1,178 @@
+//! Node snapshots: the engine's canonical snapshot plus the projection's bytes, written beside
+//! the commands journal (in its `snapshots/` directory, named by the last command applied) by
+//! a background thread, so the matcher thread only pays for copying its state.
+//!
+//! Bytes: `engine_len: u32 LE`, the engine snapshot (`matcher::codec::encode_snapshot`), then
+//! the projection's bytes (the rest). The journal's snapshot file adds the checksum.
+
+use crate::config::NodeConfig;
+use crate::projection::Projection;
+use crate::{Engine, NodeError};
+use journal::Journal;
+use matcher::{codec, Snapshot};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+
+/// One snapshot to write.
+#[derive(Debug)]
+pub(crate) struct SnapshotJob {
+    /// Last command applied (the snapshot's index).
+    pub index: u64,
+    /// Last event emitted: the events journal must be durable up to here first, so that
+    /// recovery from this snapshot never needs events older than it.
+    pub last_event_seq: u64,
+    engine: Snapshot,
+    projection: Vec<u8>,
+}
+
+impl SnapshotJob {
+    pub(crate) fn new<P: Projection>(engine: &Engine, projection: &P) -> Self {
+        SnapshotJob {
+            index: engine.last_cmd_seq(),
+            last_event_seq: engine.last_event_seq(),
+            engine: engine.snapshot(),
+            projection: projection.save(),
+        }
+    }
+
+    fn encode(&self) -> Result<Vec<u8>, NodeError> {
+        let mut engine = Vec::new();
+        codec::encode_snapshot(&self.engine, &mut engine)?;
+        let len = u32::try_from(engine.len())
+            .map_err(|_| NodeError::Recovery("engine snapshot larger than 4 GiB".into()))?;
+        let mut out = Vec::with_capacity(4 + engine.len() + self.projection.len());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&engine);
+        out.extend_from_slice(&self.projection);
+        Ok(out)
+    }
+}
+
+/// Splits node snapshot bytes into the engine snapshot bytes and the projection bytes.
+pub(crate) fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), NodeError> {
+    let bad = || NodeError::Recovery("node snapshot too short for its engine part".into());
+    let len_bytes: [u8; 4] = bytes
+        .get(..4)
+        .ok_or_else(bad)?
+        .try_into()
+        .map_err(|_| bad())?;
+    let len = u32::from_le_bytes(len_bytes) as usize;
+    let engine = bytes.get(4..4 + len).ok_or_else(bad)?;
+    Ok((engine, &bytes[4 + len..]))
+}
+
+struct Writer {
+    events: Journal,
+    commands: Journal,
+    keep: usize,
+    retire_segments: bool,
+    dir: PathBuf,
+    busy: AtomicBool,
+}
+
+impl Writer {
+    fn write(&self, job: &SnapshotJob) -> Result<(), NodeError> {
+        self.events.wait_durable_blocking(job.last_event_seq)?;
+        let bytes = job.encode()?;
+        let path = journal::snapshot::write_snapshot(&self.dir, job.index, &bytes)?;
+        tracing::info!(index = job.index, bytes = bytes.len(), path = %path.display(), "snapshot written");
+        if self.retire_segments {
+            self.commands.retain(self.keep)?;
+        } else {
+            // Only old snapshot files go; every segment stays.
+            journal::snapshot::retain_snapshots(&self.dir, self.keep)?;
+        }
+        Ok(())
+    }
+}
+
+/// The background snapshot writer (one job in flight at most).
+pub(crate) struct Snapshotter {
+    tx: Option<SyncSender<SnapshotJob>>,
+    thread: Option<JoinHandle<Result<(), NodeError>>>,
+    writer: std::sync::Arc<Writer>,
+}
+
+impl Snapshotter {
+    pub(crate) fn start(
+        config: &NodeConfig,
+        events: Journal,
+        commands: Journal,
+    ) -> Result<Self, NodeError> {
+        let writer = std::sync::Arc::new(Writer {
+            events,
+            commands,
+            keep: config.snapshots_kept.max(1),
+            retire_segments: config.retire_journal_segments,
+            dir: config.commands_dir(),
+            busy: AtomicBool::new(false),
+        });
+        let (tx, rx): (SyncSender<SnapshotJob>, Receiver<SnapshotJob>) = sync_channel(1);
+        let w = std::sync::Arc::clone(&writer);
+        let thread = std::thread::Builder::new()
+            .name("snapshotter".into())
+            .spawn(move || {
+                for job in rx {
+                    let result = w.write(&job);
+                    w.busy.store(false, Ordering::Release);
+                    result?;
+                }
+                Ok(())
+            })
+            .map_err(|e| NodeError::io("spawn snapshot thread", config.commands_dir(), e))?;
+        Ok(Snapshotter {
+            tx: Some(tx),
+            thread: Some(thread),
+            writer,
+        })
+    }
+
+    /// Hands a snapshot to the writer if it is idle (the job is built only then). Returns
+    /// whether it was taken; a writer that failed is reported as an error.
+    pub(crate) fn try_submit(&self, job: impl FnOnce() -> SnapshotJob) -> Result<bool, NodeError> {
+        let Some(tx) = &self.tx else {
+            return Ok(false);
+        };
+        if self.writer.busy.swap(true, Ordering::AcqRel) {
+            return Ok(false);
+        }
+        match tx.try_send(job()) {
+            Ok(()) => Ok(true),
+            Err(TrySendError::Full(_)) => {
+                self.writer.busy.store(false, Ordering::Release);
+                Ok(false)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(NodeError::Failed(
+                "the snapshot writer stopped after an error".into(),
+            )),
+        }
+    }
+
+    /// Waits for the background writer to finish its job, stops it, then writes `last` (the
+    /// final snapshot) on the calling thread.
+    pub(crate) fn finish(mut self, last: Option<SnapshotJob>) -> Result<(), NodeError> {
+        self.stop()?;
+        match last {
+            Some(job) => self.writer.write(&job),
+            None => Ok(()),
+        }
+    }
+
+    fn stop(&mut self) -> Result<(), NodeError> {
+        self.tx.take();
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| NodeError::Failed("the snapshot thread panicked".into()))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Snapshotter {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
