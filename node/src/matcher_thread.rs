@@ -177,10 +177,11 @@ fn main_loop<P: Projection>(
             }
         }
         flush_events(&shared.events, first_event_seq, &mut payloads, &mut spare)?;
-        if config.snapshot_every > 0 && since_snapshot >= config.snapshot_every {
-            if snapshotter.try_submit(|| SnapshotJob::new(engine, projection))? {
-                since_snapshot = 0;
-            }
+        if config.snapshot_every > 0
+            && since_snapshot >= config.snapshot_every
+            && snapshotter.try_submit(|| SnapshotJob::new(engine, projection))?
+        {
+            since_snapshot = 0;
         }
     }
     Ok(())
