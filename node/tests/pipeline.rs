@@ -1,4 +1,5 @@
 //! The node end to end, without sockets: durable-then-applied replies, ordered queries,
+#![allow(clippy::unwrap_used)]
 //! broadcast, shutdown, restart from snapshot + journal, and offline replay.
 
 use matcher::{
