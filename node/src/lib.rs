@@ -34,7 +34,7 @@ mod snapshots;
 pub use config::NodeConfig;
 pub use error::NodeError;
 pub use metrics::{NodeMetrics, OrderOutcomes};
-pub use node::{Node, NodeHandle, ShutdownReport};
+pub use node::{Applied, Node, NodeHandle, ShutdownReport};
 pub use projection::{NoProjection, Projection};
 
 use matcher::Event;

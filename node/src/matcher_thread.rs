@@ -161,7 +161,7 @@ fn main_loop<P: Projection>(
                     // A send error only means nobody subscribes right now.
                     let _ = fanout.send(Arc::clone(&batch));
                     if let Some(reply) = reply {
-                        let _ = reply.send(Ok(batch));
+                        reply(Ok((batch, engine, projection)));
                     }
                     since_snapshot += 1;
                 }

@@ -17,8 +17,13 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 /// A closure run on the matcher thread.
 pub(crate) type QueryFn<P> = Box<dyn FnOnce(&Engine, &P) + Send>;
 
-/// The reply to a submitted command.
-pub(crate) type Reply = oneshot::Sender<Result<Arc<CommandEvents>, NodeError>>;
+/// What the matcher thread hands to a command's reply: its events with the engine and the
+/// projection right after it (nothing else applied in between), or why it was not applied.
+pub type Applied<'a, P> = Result<(Arc<CommandEvents>, &'a Engine, &'a P), NodeError>;
+
+/// The reply to a submitted command: called once on the matcher thread (or on the sequencer
+/// thread for a command that could not be journaled). Dropped uncalled when the node stops.
+pub(crate) type Reply<P> = Box<dyn for<'a> FnOnce(Applied<'a, P>) + Send>;
 
 /// What goes into the sequencer.
 pub(crate) enum Request<P> {
@@ -27,7 +32,7 @@ pub(crate) enum Request<P> {
         /// The command.
         command: Command,
         /// Where its events go (None: nobody waits).
-        reply: Option<Reply>,
+        reply: Option<Reply<P>>,
     },
     /// Run a query after everything queued before it.
     Query(QueryFn<P>),
@@ -118,7 +123,27 @@ impl<P: Projection> NodeHandle<P> {
         &self,
         command: Command,
     ) -> Result<oneshot::Receiver<Result<Arc<CommandEvents>, NodeError>>, NodeError> {
-        let (reply, rx) = oneshot::channel();
+        self.enqueue_with(command, |events, _, _| events)
+    }
+
+    /// Like [`NodeHandle::enqueue`], but `after` runs on the matcher thread right after the
+    /// command is applied, with its events, the engine and the projection in exactly the
+    /// state the command left them (no later command applied yet), and its result is what the
+    /// receiver gets. Keep `after` short: it runs on the matcher thread (copy out what you
+    /// need and format it elsewhere).
+    pub fn enqueue_with<R, F>(
+        &self,
+        command: Command,
+        after: F,
+    ) -> Result<oneshot::Receiver<Result<R, NodeError>>, NodeError>
+    where
+        R: Send + 'static,
+        F: FnOnce(Arc<CommandEvents>, &Engine, &P) -> R + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let reply: Reply<P> = Box::new(move |applied: Applied<'_, P>| {
+            let _ = tx.send(applied.map(|(events, engine, p)| after(events, engine, p)));
+        });
         self.try_send(Request::Command {
             command,
             reply: Some(reply),

@@ -20,7 +20,7 @@ pub(crate) enum Work<P> {
     /// A journaled command (durable once the journal says so).
     Command {
         cmd: SequencedCommand,
-        reply: Option<Reply>,
+        reply: Option<Reply<P>>,
     },
     /// A query.
     Query(crate::node::QueryFn<P>),
@@ -84,7 +84,7 @@ pub(crate) fn run<P: Projection>(
                         // Cannot happen for a well-formed command; refuse it without
                         // journaling.
                         if let Some(reply) = reply {
-                            let _ = reply.send(Err(NodeError::Codec(e)));
+                            reply(Err(NodeError::Codec(e)));
                         }
                         spare.push(buf);
                         continue;

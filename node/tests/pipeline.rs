@@ -118,6 +118,15 @@ fn replies_follow_durability_queries_are_ordered_and_restart_is_exact() {
             assert!(ev.seq > last);
             last = ev.seq;
         }
+        // `after` sees the engine exactly as the command left it, even with more queued.
+        let a = handle
+            .enqueue_with(limit(4, Side::Buy, 100, 1, 900), |ev, e, _| (ev.seq, e.last_cmd_seq()))
+            .unwrap();
+        let b = handle.enqueue(limit(4, Side::Buy, 101, 1, 901)).unwrap();
+        let (seq, seen) = a.await.unwrap().unwrap();
+        assert_eq!(seq, seen);
+        last = b.await.unwrap().unwrap().seq;
+        assert_eq!(last, seq + 1);
         // The query was queued after the 200 orders: it sees all of them.
         assert_eq!(q.await.unwrap(), 200);
         // The broadcast carried the genesis commands and ours, in order.
