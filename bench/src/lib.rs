@@ -1,5 +1,12 @@
-//! The end-to-end load generator against a running node lives here (the load-bench issue).
+//! Load and demo traffic for the exchange, over Binance's Spot WebSocket API.
+//!
+//! * [`client`]: an async WebSocket API client (signing, many requests in flight, user data
+//!   stream).
+//! * [`flow`]: a seeded, deterministic, realistic order-flow generator.
+//! * [`demo`]: simulated market makers and takers driven by [`flow`] over real connections,
+//!   with open-loop latency statistics.
 //!
 //! Component benchmarks sit beside their crates so each builds alone:
 //! `cargo bench -p journal --bench durable_append` and `cargo bench -p matcher --bench matching`.
 //! Results and the exact commands are in `docs/benchmarks.md`.
+pub mod client;

@@ -1,0 +1,673 @@
+//! An async client for Binance's Spot WebSocket API (`ws://HOST:PORT/ws-api/v3`).
+//!
+//! One connection carries many requests in flight: [`Client`] methods queue a request on a
+//! writer task and wait on a oneshot that a reader task completes when the response with the
+//! same `id` arrives. Requests are signed as Binance documents (parameters sorted by name,
+//! `name=value` joined with `&`, lowercase hex HMAC-SHA256 with the secret, then `apiKey`,
+//! `timestamp` and `signature` sent as parameters) unless the session is logged on with
+//! `session.logon`, after which signed methods send only `timestamp`.
+//!
+//! Bounds: at most [`ClientConfig::max_in_flight`] requests await a response (further
+//! requests wait for a slot: backpressure); the outbound queue holds
+//! [`ClientConfig::outbound_queue`] frames (senders wait when it is full); the user data
+//! stream buffers [`ClientConfig::user_data_queue`] events and, when its reader falls behind,
+//! drops new events and counts them ([`UserDataStream::dropped`]) rather than stall responses.
+
+mod error;
+mod order;
+mod response;
+
+pub use error::ClientError;
+pub use order::{
+    CancelReplaceMode, OrderRef, OrderRequest, OrderType, RespType, Side, TimeInForce,
+};
+pub use response::{CancelReplaceAck, Fill, OrderAck, OrderStatus, UserEvent, UserEventKind};
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Largest number of queued frames the writer hands to the socket before one flush.
+const WRITE_BATCH: usize = 64;
+
+/// An API key and its secret.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The API key (sent as `apiKey`).
+    pub api_key: String,
+    /// The HMAC secret (never sent).
+    pub secret: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix: String = self.api_key.chars().take(8).collect();
+        f.debug_struct("Credentials")
+            .field("api_key", &format_args!("{prefix}..."))
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Client settings.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Key and secret for signed methods; `None` allows only public methods.
+    pub credentials: Option<Credentials>,
+    /// Most requests awaiting a response at once (at least 1).
+    pub max_in_flight: usize,
+    /// Capacity of the outbound frame queue (at least 1).
+    pub outbound_queue: usize,
+    /// Capacity of the user data event buffer (at least 1).
+    pub user_data_queue: usize,
+    /// How long a request waits for its response.
+    pub request_timeout: Duration,
+    /// `recvWindow` sent with signed requests (milliseconds); `None` sends none (5000 ms).
+    pub recv_window_ms: Option<u64>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            credentials: None,
+            max_in_flight: 1024,
+            outbound_queue: 1024,
+            user_data_queue: 4096,
+            request_timeout: Duration::from_secs(10),
+            recv_window_ms: None,
+        }
+    }
+}
+
+/// A connected client. Cheap to clone; clones share the connection. The connection closes
+/// when the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    out: mpsc::Sender<Message>,
+    shared: Arc<Shared>,
+    in_flight: Arc<Semaphore>,
+    next_id: AtomicU64,
+    logged_on: AtomicBool,
+    config: ClientConfig,
+}
+
+/// State shared with the reader task.
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    user_data: Mutex<Option<UserDataSink>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    closed: bool,
+    pending: HashMap<u64, Waiter>,
+}
+
+#[derive(Debug)]
+struct Waiter {
+    tx: oneshot::Sender<Result<Value, ClientError>>,
+    /// Released when the response arrives (or the connection closes), not when the caller
+    /// gets round to reading it, so a caller that is busy sending never deadlocks itself.
+    _permit: OwnedSemaphorePermit,
+}
+
+#[derive(Debug)]
+struct UserDataSink {
+    tx: mpsc::Sender<UserEvent>,
+    dropped: Arc<AtomicU64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// Marks the connection closed and fails every request in flight.
+    fn close(&self) {
+        let pending = {
+            let mut st = self.state();
+            st.closed = true;
+            std::mem::take(&mut st.pending)
+        };
+        for (_, waiter) in pending {
+            let _ = waiter.tx.send(Err(ClientError::Closed));
+        }
+        lock(&self.user_data).take();
+    }
+
+    fn dispatch(&self, text: &str) {
+        let msg: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(error) => {
+                tracing::warn!(%error, len = text.len(), "unparsable message from server");
+                return;
+            }
+        };
+        match msg.get("id") {
+            Some(Value::Number(n)) => {
+                let Some(id) = n.as_u64() else {
+                    tracing::warn!(id = %n, "response with a foreign id");
+                    return;
+                };
+                let waiter = self.state().pending.remove(&id);
+                match waiter {
+                    Some(w) => {
+                        let _ = w.tx.send(parse_response(msg));
+                    }
+                    None => tracing::debug!(id, "response to a request nobody awaits"),
+                }
+            }
+            Some(other) => {
+                // Binance answers a request it could not parse with `"id": null`.
+                tracing::warn!(id = %other, response = %msg, "response without a usable id");
+            }
+            None => self.push_user_event(&msg),
+        }
+    }
+
+    fn push_user_event(&self, msg: &Value) {
+        let Some(event) = UserEvent::from_push(msg) else {
+            tracing::debug!(message = %msg, "unrecognised push");
+            return;
+        };
+        let mut sink = lock(&self.user_data);
+        let Some(s) = sink.as_ref() else {
+            return;
+        };
+        match s.tx.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                s.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                sink.take();
+            }
+        }
+    }
+}
+
+/// Turns `{"id","status","result"|"error"}` into the result or a [`ClientError::Api`].
+fn parse_response(msg: Value) -> Result<Value, ClientError> {
+    let Value::Object(mut obj) = msg else {
+        return Err(ClientError::Protocol("response is not an object".into()));
+    };
+    let status = obj
+        .get("status")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .ok_or_else(|| ClientError::Protocol("response without a status".into()))?;
+    if let Some(err) = obj.remove("error") {
+        let code = err
+            .get("code")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| ClientError::Protocol("error without a code".into()))?;
+        let msg = err
+            .get("msg")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        return Err(ClientError::Api {
+            status,
+            code,
+            msg,
+            data: err.get("data").cloned(),
+        });
+    }
+    Ok(obj.remove("result").unwrap_or(Value::Null))
+}
+
+async fn read_loop(mut stream: SplitStream<Ws>, shared: Arc<Shared>) {
+    while let Some(frame) = stream.next().await {
+        match frame {
+            Ok(Message::Text(text)) => shared.dispatch(text.as_str()),
+            Ok(Message::Close(frame)) => {
+                tracing::debug!(?frame, "server closed the connection");
+                break;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::debug!(%error, "read failed");
+                break;
+            }
+        }
+    }
+    shared.close();
+}
+
+async fn write_loop(
+    mut sink: SplitSink<Ws, Message>,
+    mut rx: mpsc::Receiver<Message>,
+    shared: Arc<Shared>,
+) {
+    'outer: while let Some(first) = rx.recv().await {
+        if let Err(error) = sink.feed(first).await {
+            tracing::debug!(%error, "write failed");
+            break;
+        }
+        for _ in 1..WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(frame) => {
+                    if let Err(error) = sink.feed(frame).await {
+                        tracing::debug!(%error, "write failed");
+                        break 'outer;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if let Err(error) = sink.flush().await {
+            tracing::debug!(%error, "flush failed");
+            break;
+        }
+    }
+    let _ = sink.close().await;
+    shared.close();
+}
+
+/// Milliseconds since the Unix epoch by the system clock (0 if the clock is before 1970).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// A request on the wire, awaiting its response. Dropping it forgets the request (a late
+/// response is then discarded).
+#[derive(Debug)]
+pub struct PendingResponse {
+    id: u64,
+    rx: oneshot::Receiver<Result<Value, ClientError>>,
+    shared: Arc<Shared>,
+    timeout: Duration,
+}
+
+impl PendingResponse {
+    /// The request's `id`.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Waits for the response: the `result`, a [`ClientError::Api`] for an error response,
+    /// [`ClientError::Timeout`] or [`ClientError::Closed`].
+    pub async fn wait(mut self) -> Result<Value, ClientError> {
+        match tokio::time::timeout(self.timeout, &mut self.rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(ClientError::Closed),
+            Err(_) => Err(ClientError::Timeout {
+                id: self.id,
+                timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+        }
+    }
+}
+
+impl Drop for PendingResponse {
+    fn drop(&mut self) {
+        // Usually already removed by the reader; after a timeout or an early drop, this
+        // frees the slot.
+        self.shared.state().pending.remove(&self.id);
+    }
+}
+
+/// Renders a parameter as the text that is signed (what the server sees): strings verbatim,
+/// integers and booleans as their JSON text.
+fn param_text(name: &str, value: &Value) -> Result<String, ClientError> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+        _ => Err(ClientError::BadParam {
+            param: name.to_string(),
+        }),
+    }
+}
+
+/// Adds `apiKey` and `signature` to `params` (which already hold `timestamp`).
+pub fn sign_params(
+    params: &mut Map<String, Value>,
+    credentials: &Credentials,
+) -> Result<(), ClientError> {
+    params.insert("apiKey".into(), Value::String(credentials.api_key.clone()));
+    params.remove(gateway::auth::SIGNATURE_PARAM);
+    let texts = params
+        .iter()
+        .map(|(name, value)| Ok((name.as_str(), param_text(name, value)?)))
+        .collect::<Result<Vec<_>, ClientError>>()?;
+    let payload = gateway::auth::signature_payload(texts.iter().map(|(n, v)| (*n, v.as_str())));
+    let signature = gateway::auth::sign(credentials.secret.as_bytes(), &payload);
+    params.insert(
+        gateway::auth::SIGNATURE_PARAM.into(),
+        Value::String(signature),
+    );
+    Ok(())
+}
+
+impl Client {
+    /// Connects with default settings and no credentials.
+    pub async fn connect(url: &str) -> Result<Client, ClientError> {
+        Client::connect_with(url, ClientConfig::default()).await
+    }
+
+    /// Connects (TCP_NODELAY on) and starts the reader and writer tasks on the current
+    /// tokio runtime.
+    pub async fn connect_with(url: &str, config: ClientConfig) -> Result<Client, ClientError> {
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+            .await
+            .map_err(|e| ClientError::Connect {
+                url: url.to_string(),
+                source: Box::new(e),
+            })?;
+        let (sink, stream) = ws.split();
+        let (out, rx) = mpsc::channel(config.outbound_queue.max(1));
+        let shared = Arc::new(Shared::default());
+        tokio::spawn(read_loop(stream, Arc::clone(&shared)));
+        tokio::spawn(write_loop(sink, rx, Arc::clone(&shared)));
+        Ok(Client {
+            inner: Arc::new(Inner {
+                out,
+                shared,
+                in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+                next_id: AtomicU64::new(1),
+                logged_on: AtomicBool::new(false),
+                config,
+            }),
+        })
+    }
+
+    /// Whether `session.logon` succeeded on this connection.
+    pub fn is_logged_on(&self) -> bool {
+        self.inner.logged_on.load(Ordering::Acquire)
+    }
+
+    /// Whether the connection has closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.shared.state().closed
+    }
+
+    /// Requests awaiting a response.
+    pub fn in_flight(&self) -> usize {
+        self.inner.shared.state().pending.len()
+    }
+
+    /// Queues an unsigned request and returns once it is on the outbound queue (waiting
+    /// first for an in-flight slot and queue space).
+    pub async fn start(
+        &self,
+        method: &str,
+        params: Map<String, Value>,
+    ) -> Result<PendingResponse, ClientError> {
+        let inner = &self.inner;
+        let permit = Arc::clone(&inner.in_flight)
+            .acquire_owned()
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut frame = Map::new();
+        frame.insert("id".into(), Value::from(id));
+        frame.insert("method".into(), Value::String(method.to_string()));
+        if !params.is_empty() {
+            frame.insert("params".into(), Value::Object(params));
+        }
+        let text = Value::Object(frame).to_string();
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut st = inner.shared.state();
+            if st.closed {
+                return Err(ClientError::Closed);
+            }
+            st.pending.insert(
+                id,
+                Waiter {
+                    tx,
+                    _permit: permit,
+                },
+            );
+        }
+        let pending = PendingResponse {
+            id,
+            rx,
+            shared: Arc::clone(&inner.shared),
+            timeout: inner.config.request_timeout,
+        };
+        inner
+            .out
+            .send(Message::text(text))
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        Ok(pending)
+    }
+
+    /// Like [`Client::start`] for a signed method: adds `timestamp` (and `recvWindow` if
+    /// configured), then `apiKey` and `signature` unless the session is logged on.
+    pub async fn start_signed(
+        &self,
+        method: &str,
+        mut params: Map<String, Value>,
+    ) -> Result<PendingResponse, ClientError> {
+        self.add_security(method, &mut params, self.is_logged_on())?;
+        self.start(method, params).await
+    }
+
+    fn add_security(
+        &self,
+        method: &str,
+        params: &mut Map<String, Value>,
+        logged_on: bool,
+    ) -> Result<(), ClientError> {
+        params.insert("timestamp".into(), Value::from(now_ms()));
+        if let Some(w) = self.inner.config.recv_window_ms {
+            params.insert("recvWindow".into(), Value::from(w));
+        }
+        if logged_on {
+            return Ok(());
+        }
+        let credentials =
+            self.inner
+                .config
+                .credentials
+                .as_ref()
+                .ok_or_else(|| ClientError::NoCredentials {
+                    method: method.to_string(),
+                })?;
+        sign_params(params, credentials)
+    }
+
+    /// Sends an unsigned request and waits for its result.
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Map<String, Value>,
+    ) -> Result<Value, ClientError> {
+        self.start(method, params).await?.wait().await
+    }
+
+    /// Sends a signed request and waits for its result.
+    pub async fn signed_request(
+        &self,
+        method: &str,
+        params: Map<String, Value>,
+    ) -> Result<Value, ClientError> {
+        self.start_signed(method, params).await?.wait().await
+    }
+
+    /// `session.logon`: authenticates the connection with a signed request; afterwards signed
+    /// methods carry only `timestamp`.
+    pub async fn logon(&self) -> Result<Value, ClientError> {
+        let mut params = Map::new();
+        self.add_security("session.logon", &mut params, false)?;
+        let result = self.request("session.logon", params).await?;
+        self.inner.logged_on.store(true, Ordering::Release);
+        Ok(result)
+    }
+
+    /// `order.place`. Read the result with [`OrderAck::from_result`].
+    pub async fn place_order(&self, order: &OrderRequest) -> Result<Value, ClientError> {
+        self.signed_request("order.place", order.to_params()).await
+    }
+
+    /// `order.cancel`.
+    pub async fn cancel_order(&self, symbol: &str, order: &OrderRef) -> Result<Value, ClientError> {
+        let mut params = symbol_param(symbol);
+        order::write_order_ref(&mut params, order, false);
+        self.signed_request("order.cancel", params).await
+    }
+
+    /// `order.cancelReplace`: cancels `cancel` and places `new_order` (same symbol). Read the
+    /// result with [`CancelReplaceAck::from_result`]; a failed half is a
+    /// [`ClientError::Api`] whose `data` carries both halves.
+    pub async fn cancel_replace(
+        &self,
+        cancel: &OrderRef,
+        mode: CancelReplaceMode,
+        new_order: &OrderRequest,
+    ) -> Result<Value, ClientError> {
+        self.signed_request(
+            "order.cancelReplace",
+            cancel_replace_params(cancel, mode, new_order),
+        )
+        .await
+    }
+
+    /// `openOrders.cancelAll` for a symbol.
+    pub async fn cancel_all(&self, symbol: &str) -> Result<Value, ClientError> {
+        self.signed_request("openOrders.cancelAll", symbol_param(symbol))
+            .await
+    }
+
+    /// `order.status`.
+    pub async fn order_status(&self, symbol: &str, order: &OrderRef) -> Result<Value, ClientError> {
+        let mut params = symbol_param(symbol);
+        order::write_order_ref(&mut params, order, false);
+        self.signed_request("order.status", params).await
+    }
+
+    /// `openOrders.status`, for one symbol or all.
+    pub async fn open_orders(&self, symbol: Option<&str>) -> Result<Value, ClientError> {
+        let params = symbol.map(symbol_param).unwrap_or_default();
+        self.signed_request("openOrders.status", params).await
+    }
+
+    /// `account.status`.
+    pub async fn account_status(&self) -> Result<Value, ClientError> {
+        self.signed_request("account.status", Map::new()).await
+    }
+
+    /// `ping`.
+    pub async fn ping(&self) -> Result<Value, ClientError> {
+        self.request("ping", Map::new()).await
+    }
+
+    /// `time`: the server's `serverTime` in milliseconds.
+    pub async fn time(&self) -> Result<u64, ClientError> {
+        let result = self.request("time", Map::new()).await?;
+        result
+            .get("serverTime")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| ClientError::Protocol("time without serverTime".into()))
+    }
+
+    /// `exchangeInfo`, for one symbol or all.
+    pub async fn exchange_info(&self, symbol: Option<&str>) -> Result<Value, ClientError> {
+        let params = symbol.map(symbol_param).unwrap_or_default();
+        self.request("exchangeInfo", params).await
+    }
+
+    /// `userDataStream.subscribe` (needs a logged-on session): returns the stream of
+    /// `executionReport` / `outboundAccountPosition` pushes. Only one subscription per
+    /// client; a second call replaces the first stream.
+    pub async fn subscribe_user_data(&self) -> Result<UserDataStream, ClientError> {
+        if !self.is_logged_on() {
+            return Err(ClientError::NotLoggedOn {
+                method: "userDataStream.subscribe".into(),
+            });
+        }
+        let capacity = self.inner.config.user_data_queue.max(1);
+        let (tx, rx) = mpsc::channel(capacity);
+        let dropped = Arc::new(AtomicU64::new(0));
+        // Installed before the request so that no event after the subscription is missed.
+        *lock(&self.inner.shared.user_data) = Some(UserDataSink {
+            tx,
+            dropped: Arc::clone(&dropped),
+        });
+        match self.request("userDataStream.subscribe", Map::new()).await {
+            Ok(result) => Ok(UserDataStream {
+                rx,
+                dropped,
+                subscription_id: result.get("subscriptionId").and_then(Value::as_u64),
+            }),
+            Err(e) => {
+                lock(&self.inner.shared.user_data).take();
+                Err(e)
+            }
+        }
+    }
+}
+
+fn symbol_param(symbol: &str) -> Map<String, Value> {
+    let mut params = Map::new();
+    params.insert("symbol".into(), Value::String(symbol.to_string()));
+    params
+}
+
+/// The parameters of `order.cancelReplace` (unsigned).
+pub fn cancel_replace_params(
+    cancel: &OrderRef,
+    mode: CancelReplaceMode,
+    new_order: &OrderRequest,
+) -> Map<String, Value> {
+    let mut params = symbol_param(&new_order.symbol);
+    params.insert(
+        "cancelReplaceMode".into(),
+        Value::String(mode.as_str().into()),
+    );
+    order::write_order_ref(&mut params, cancel, true);
+    new_order.write_params(&mut params, false);
+    params
+}
+
+/// Pushed user data events of one subscription.
+#[derive(Debug)]
+pub struct UserDataStream {
+    rx: mpsc::Receiver<UserEvent>,
+    dropped: Arc<AtomicU64>,
+    subscription_id: Option<u64>,
+}
+
+impl UserDataStream {
+    /// The next event; `None` once the connection has closed and the buffer is drained.
+    pub async fn next(&mut self) -> Option<UserEvent> {
+        self.rx.recv().await
+    }
+
+    /// Events dropped because this stream's buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// `subscriptionId` from the subscribe response, when the server sent one.
+    pub fn subscription_id(&self) -> Option<u64> {
+        self.subscription_id
+    }
+}
