@@ -10,3 +10,4 @@
 //! `cargo bench -p journal --bench durable_append` and `cargo bench -p matcher --bench matching`.
 //! Results and the exact commands are in `docs/benchmarks.md`.
 pub mod client;
+pub mod flow;
