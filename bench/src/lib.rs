@@ -10,4 +10,5 @@
 //! `cargo bench -p journal --bench durable_append` and `cargo bench -p matcher --bench matching`.
 //! Results and the exact commands are in `docs/benchmarks.md`.
 pub mod client;
+pub mod demo;
 pub mod flow;

@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
@@ -122,7 +122,8 @@ struct State {
 
 #[derive(Debug)]
 struct Waiter {
-    tx: oneshot::Sender<Result<Value, ClientError>>,
+    /// The response with the moment the reader task received it.
+    tx: oneshot::Sender<(Instant, Result<Value, ClientError>)>,
     /// Released when the response arrives (or the connection closes), not when the caller
     /// gets round to reading it, so a caller that is busy sending never deadlocks itself.
     _permit: OwnedSemaphorePermit,
@@ -151,7 +152,7 @@ impl Shared {
             std::mem::take(&mut st.pending)
         };
         for (_, waiter) in pending {
-            let _ = waiter.tx.send(Err(ClientError::Closed));
+            let _ = waiter.tx.send((Instant::now(), Err(ClientError::Closed)));
         }
         lock(&self.user_data).take();
     }
@@ -173,7 +174,7 @@ impl Shared {
                 let waiter = self.state().pending.remove(&id);
                 match waiter {
                     Some(w) => {
-                        let _ = w.tx.send(parse_response(msg));
+                        let _ = w.tx.send((Instant::now(), parse_response(msg)));
                     }
                     None => tracing::debug!(id, "response to a request nobody awaits"),
                 }
@@ -298,7 +299,7 @@ pub fn now_ms() -> u64 {
 #[derive(Debug)]
 pub struct PendingResponse {
     id: u64,
-    rx: oneshot::Receiver<Result<Value, ClientError>>,
+    rx: oneshot::Receiver<(Instant, Result<Value, ClientError>)>,
     shared: Arc<Shared>,
     timeout: Duration,
 }
@@ -311,14 +312,24 @@ impl PendingResponse {
 
     /// Waits for the response: the `result`, a [`ClientError::Api`] for an error response,
     /// [`ClientError::Timeout`] or [`ClientError::Closed`].
-    pub async fn wait(mut self) -> Result<Value, ClientError> {
+    pub async fn wait(self) -> Result<Value, ClientError> {
+        self.wait_timed().await.1
+    }
+
+    /// Like [`PendingResponse::wait`], with the moment the response arrived: when the
+    /// reader task received the frame (for a timeout or close: when it was noticed), so
+    /// latency excludes however long the caller took to look.
+    pub async fn wait_timed(mut self) -> (Instant, Result<Value, ClientError>) {
         match tokio::time::timeout(self.timeout, &mut self.rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(ClientError::Closed),
-            Err(_) => Err(ClientError::Timeout {
-                id: self.id,
-                timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
-            }),
+            Ok(Ok(timed)) => timed,
+            Ok(Err(_)) => (Instant::now(), Err(ClientError::Closed)),
+            Err(_) => (
+                Instant::now(),
+                Err(ClientError::Timeout {
+                    id: self.id,
+                    timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+                }),
+            ),
         }
     }
 }

@@ -25,6 +25,9 @@ const SIGNED: &[&str] = &[
     "account.status",
 ];
 
+/// Orders for this symbol are refused with -1121.
+pub const REJECTED_SYMBOL: &str = "REJECTUSDT";
+
 /// What the fake saw and sent, for the tests to check against.
 #[derive(Debug, Default)]
 pub struct FakeStats {
@@ -59,6 +62,14 @@ impl FakeStats {
 pub struct FakeExchange {
     pub url: String,
     pub stats: Arc<FakeStats>,
+    closer: tokio::sync::watch::Sender<bool>,
+}
+
+impl FakeExchange {
+    /// Closes every connection (now and later).
+    pub fn close_all(&self) {
+        let _ = self.closer.send(true);
+    }
 }
 
 /// Starts the fake on 127.0.0.1 with these `(apiKey, secret)` pairs.
@@ -72,15 +83,22 @@ pub async fn start(keys: &[(&str, &str)]) -> FakeExchange {
     );
     let stats = Arc::new(FakeStats::default());
     let st = Arc::clone(&stats);
+    let (closer, closed) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             st.connections.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(serve(tcp, Arc::clone(&keys), Arc::clone(&st)));
+            tokio::spawn(serve(
+                tcp,
+                Arc::clone(&keys),
+                Arc::clone(&st),
+                closed.clone(),
+            ));
         }
     });
     FakeExchange {
         url: format!("ws://{addr}/ws-api/v3"),
         stats,
+        closer,
     }
 }
 
@@ -102,7 +120,12 @@ fn error(code: i64, msg: &str) -> (u16, Value) {
     (400, json!({"code": code, "msg": msg}))
 }
 
-async fn serve(tcp: TcpStream, keys: Arc<HashMap<String, String>>, stats: Arc<FakeStats>) {
+async fn serve(
+    tcp: TcpStream,
+    keys: Arc<HashMap<String, String>>,
+    stats: Arc<FakeStats>,
+    mut closed: tokio::sync::watch::Receiver<bool>,
+) {
     tcp.set_nodelay(true).unwrap();
     let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
         return;
@@ -133,7 +156,19 @@ async fn serve(tcp: TcpStream, keys: Arc<HashMap<String, String>>, stats: Arc<Fa
         next_trade: 1,
         open: BTreeMap::new(),
     };
-    while let Some(Ok(msg)) = stream.next().await {
+    loop {
+        let msg = tokio::select! {
+            m = stream.next() => Some(m),
+            r = closed.wait_for(|c| *c) => {
+                drop(r);
+                None
+            }
+        };
+        let Some(msg) = msg else {
+            let _ = tx.send(None).await;
+            break;
+        };
+        let Some(Ok(msg)) = msg else { break };
         let Message::Text(text) = msg else { continue };
         let req: Value = serde_json::from_str(text.as_str()).unwrap();
         let id = req["id"].clone();
@@ -346,6 +381,9 @@ impl Session {
                 "symbols": [{"symbol": "BTCUSDT", "status": "TRADING"}]}),
             "account.status" => json!({"makerCommission": 10, "canTrade": true,
                 "balances": [{"asset": "BTC", "free": "1.00000000", "locked": "0.00000000"}]}),
+            "order.place" | "order.cancelReplace" if symbol == REJECTED_SYMBOL => {
+                return Err(error(-1121, "Invalid symbol."));
+            }
             "order.place" => {
                 let order = self.place(&symbol, params)?;
                 if self.subscribed {
