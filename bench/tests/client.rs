@@ -209,7 +209,7 @@ async fn public_methods_need_no_credentials() {
     ));
     assert!(matches!(
         client.subscribe_user_data().await,
-        Err(ClientError::NotLoggedOn { .. })
+        Err(ClientError::NoCredentials { .. })
     ));
     assert_eq!(
         fake.stats
@@ -469,4 +469,17 @@ fn unknown_statuses_and_bad_shapes_are_protocol_errors() {
         );
     }
     let _: Value = ok;
+}
+
+#[tokio::test]
+async fn user_data_without_logon_is_a_signed_subscribe() {
+    let (fake, client) = setup().await;
+    let mut stream = client.subscribe_user_data().await.unwrap();
+    let sent = fake.stats.last("userDataStream.subscribe").unwrap();
+    assert!(sent.contains_key("signature") && sent.contains_key("timestamp"));
+    let order = OrderRequest::market("BTCUSDT", Side::Sell, "1.00000000");
+    let ack = OrderAck::from_result(&client.place_order(&order).await.unwrap()).unwrap();
+    let report = stream.next().await.unwrap();
+    assert_eq!(report.order_id(), Some(ack.order_id));
+    assert_eq!(report.order_status(), Some(OrderStatus::Filled));
 }

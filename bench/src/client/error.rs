@@ -43,12 +43,6 @@ pub enum ClientError {
         /// The method.
         method: String,
     },
-    /// The method needs an authenticated session (`session.logon` first).
-    #[error("{method} needs a logged-on session")]
-    NotLoggedOn {
-        /// The method.
-        method: String,
-    },
     /// A parameter cannot be sent as given (it must be a string, integer or boolean).
     #[error("parameter {param} must be a string, integer or boolean")]
     BadParam {

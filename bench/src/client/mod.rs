@@ -605,15 +605,11 @@ impl Client {
         self.request("exchangeInfo", params).await
     }
 
-    /// `userDataStream.subscribe` (needs a logged-on session): returns the stream of
-    /// `executionReport` / `outboundAccountPosition` pushes. Only one subscription per
-    /// client; a second call replaces the first stream.
+    /// `userDataStream.subscribe`: returns the stream of `executionReport` /
+    /// `outboundAccountPosition` pushes. Sent as a signed request (`timestamp`, plus `apiKey`
+    /// and `signature` unless the session is logged on), which is what this exchange's
+    /// gateway reads. One subscription per client; a second call replaces the first stream.
     pub async fn subscribe_user_data(&self) -> Result<UserDataStream, ClientError> {
-        if !self.is_logged_on() {
-            return Err(ClientError::NotLoggedOn {
-                method: "userDataStream.subscribe".into(),
-            });
-        }
         let capacity = self.inner.config.user_data_queue.max(1);
         let (tx, rx) = mpsc::channel(capacity);
         let dropped = Arc::new(AtomicU64::new(0));
@@ -622,7 +618,10 @@ impl Client {
             tx,
             dropped: Arc::clone(&dropped),
         });
-        match self.request("userDataStream.subscribe", Map::new()).await {
+        match self
+            .signed_request("userDataStream.subscribe", Map::new())
+            .await
+        {
             Ok(result) => Ok(UserDataStream {
                 rx,
                 dropped,
