@@ -13,4 +13,6 @@ pub mod api;
 pub mod auth;
 pub mod errors;
 pub mod keys;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod units;

@@ -119,6 +119,11 @@ impl<B: Book> Engine<B> {
         }
     }
 
+    /// Open orders allowed per account (the genesis parameter).
+    pub fn max_open_orders_per_account(&self) -> u32 {
+        self.st.max_open_orders
+    }
+
     /// Applies one command, appending its events to `out` (which is not cleared).
     ///
     /// `cmd.seq` must exceed the previous command's (journal sequences start at 1); a stale one

@@ -1,0 +1,416 @@
+//! The trading and account methods: validate (refused here, never journaled, when invalid),
+//! count the order limits, submit, and answer after the command is durable and applied.
+
+use super::dispatch::{take_params, Call, Reply};
+use super::limits::take_all;
+use super::metrics::inc;
+use crate::api::markets::{
+    exchange_info as render_exchange_info, parse_exchange_info, ExchangeLimits,
+};
+use crate::api::orders::{parse_account_request, AccountRequest};
+use crate::api::render::{self, CommissionRates};
+use crate::api::{render_error, render_ok, Failure, Method, Params, RateLimitStatus};
+use crate::errors::ApiError;
+use matcher::{AccountId, Command};
+use node::NodeError;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the node's refusal reads on the wire.
+fn node_failure(e: &NodeError) -> Failure {
+    match e {
+        // -1008: "Server is currently overloaded with other requests. Please try again in a
+        // few minutes."
+        NodeError::Overloaded => Failure {
+            status: 503,
+            code: -1008,
+            msg: "Server is currently overloaded with other requests. Please try again in a few minutes.".into(),
+            data: None,
+        },
+        // -1001 DISCONNECTED: "Internal error; unable to process your request. Please try
+        // again." (the node is stopping or has stopped).
+        _ => Failure {
+            status: 503,
+            code: -1001,
+            msg: "Internal error; unable to process your request. Please try again.".into(),
+            data: None,
+        },
+    }
+}
+
+/// Counts one order against the connection's and the account's ORDERS limits.
+fn take_order_limits(call: &mut Call<'_>, account: AccountId) -> Result<(), Failure> {
+    let limits = call.gateway.config.order_limits();
+    let conn = take_all(
+        std::slice::from_mut(&mut call.session.orders),
+        &limits[..1],
+        call.now_ms,
+        1,
+    );
+    let conn = match conn {
+        Ok(s) => s,
+        Err((_, statuses)) => {
+            inc(&call.gateway.metrics.rate_limited);
+            call.limits.extend(statuses);
+            return Err(ApiError::TooManyOrders.into());
+        }
+    };
+    match call
+        .gateway
+        .account_limits
+        .take_order(account, &limits, call.now_ms)
+    {
+        Ok(statuses) => {
+            if call.session.return_rate_limits {
+                // Report the tighter of the per-connection and per-account 10 s counts.
+                let mut statuses = statuses;
+                if let (Some(a), Some(c)) = (statuses.first_mut(), conn.first()) {
+                    a.count = a.count.max(c.count);
+                }
+                call.limits.extend(statuses);
+            }
+            Ok(())
+        }
+        Err((_, statuses)) => {
+            inc(&call.gateway.metrics.rate_limited);
+            call.limits.extend(statuses);
+            Err(ApiError::TooManyOrders.into())
+        }
+    }
+}
+
+fn parse(
+    call: &mut Call<'_>,
+    method: Method,
+    params: &mut Params,
+) -> Result<AccountRequest, Failure> {
+    let markets = call.gateway.markets();
+    let p = std::mem::replace(params, Params::from_pairs([]));
+    parse_account_request(method, p, &markets, &mut call.session.ids)
+}
+
+/// Submits `command`; `render` runs on the matcher thread right after it (with the engine
+/// and the order index as the command left them) and produces the result or the error.
+fn submit<F>(call: &mut Call<'_>, command: Command, render: F) -> Result<Reply, Failure>
+where
+    F: FnOnce(&node::CommandEvents, &crate::api::OrderIndex) -> Result<Value, Failure>
+        + Send
+        + 'static,
+{
+    let rx = call
+        .gateway
+        .node
+        .enqueue_with(command, move |events, _engine, index| {
+            render(&events, index)
+        })
+        .map_err(|e| node_failure(&e))?;
+    let id = call.id.clone();
+    let limits = std::mem::take(&mut call.limits);
+    let gateway = Arc::clone(call.gateway);
+    Ok(Reply::Later(Box::pin(async move {
+        let outcome = match rx.await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(node_failure(&e)),
+            Err(_) => Err(node_failure(&NodeError::ShuttingDown)),
+        };
+        match outcome {
+            Ok(result) => render_ok(&id, result, &limits),
+            Err(failure) => {
+                inc(&gateway.metrics.errors);
+                render_error(&id, &failure, &limits)
+            }
+        }
+    })))
+}
+
+/// Runs `f` on the matcher thread (after everything queued before) and answers with it.
+fn query<F>(call: &mut Call<'_>, f: F) -> Reply
+where
+    F: FnOnce(&node::Engine, &crate::api::OrderIndex) -> Result<Value, Failure> + Send + 'static,
+{
+    let id = call.id.clone();
+    let limits: Vec<RateLimitStatus> = std::mem::take(&mut call.limits);
+    let gateway = Arc::clone(call.gateway);
+    Reply::Later(Box::pin(async move {
+        let outcome = match gateway.node.query(f).await {
+            Ok(r) => r,
+            Err(e) => Err(node_failure(&e)),
+        };
+        match outcome {
+            Ok(result) => render_ok(&id, result, &limits),
+            Err(failure) => {
+                inc(&gateway.metrics.errors);
+                render_error(&id, &failure, &limits)
+            }
+        }
+    }))
+}
+
+/// `order.place` and `order.test`.
+pub(crate) fn place(
+    call: &mut Call<'_>,
+    params: &mut Params,
+    account: AccountId,
+    test: bool,
+) -> Result<Reply, Failure> {
+    let method = if test {
+        Method::OrderTest
+    } else {
+        Method::OrderPlace
+    };
+    let request = parse(call, method, params)?;
+    match request {
+        AccountRequest::Test {
+            order,
+            compute_commission_rates,
+        } => Ok(call.ok(render::test_result(
+            &order,
+            compute_commission_rates,
+            &call.gateway.markets(),
+        ))),
+        AccountRequest::Place(order) => {
+            take_order_limits(call, account)?;
+            let markets = call.gateway.markets();
+            let command = Command::PlaceOrder(order.place_order(account));
+            let rx = call
+                .gateway
+                .node
+                .enqueue(command)
+                .map_err(|e| node_failure(&e))?;
+            let id = call.id.clone();
+            let limits = std::mem::take(&mut call.limits);
+            let gateway = Arc::clone(call.gateway);
+            // The place result needs no order index: it renders off the matcher thread.
+            Ok(Reply::Later(Box::pin(async move {
+                let outcome = match rx.await {
+                    Ok(Ok(events)) => render::place_result(&order, account, &events, &markets),
+                    Ok(Err(e)) => Err(node_failure(&e)),
+                    Err(_) => Err(node_failure(&NodeError::ShuttingDown)),
+                };
+                match outcome {
+                    Ok(result) => render_ok(&id, result, &limits),
+                    Err(failure) => {
+                        inc(&gateway.metrics.errors);
+                        render_error(&id, &failure, &limits)
+                    }
+                }
+            })))
+        }
+        _ => Err(Failure::unsupported_operation()),
+    }
+}
+
+/// `order.cancel`.
+pub(crate) fn cancel(
+    call: &mut Call<'_>,
+    params: &mut Params,
+    account: AccountId,
+) -> Result<Reply, Failure> {
+    let AccountRequest::Cancel(req) = parse(call, Method::OrderCancel, params)? else {
+        return Err(Failure::unsupported_operation());
+    };
+    let command = AccountRequest::Cancel(req).command(account);
+    let markets = call.gateway.markets();
+    let command = command.ok_or_else(Failure::unsupported_operation)?;
+    submit(call, command, move |events, index| {
+        render::cancel_result(&req, account, events, &markets, index)
+    })
+}
+
+/// `order.cancelReplace`.
+pub(crate) fn cancel_replace(
+    call: &mut Call<'_>,
+    params: &mut Params,
+    account: AccountId,
+) -> Result<Reply, Failure> {
+    let AccountRequest::CancelReplace(req) = parse(call, Method::OrderCancelReplace, params)?
+    else {
+        return Err(Failure::unsupported_operation());
+    };
+    take_order_limits(call, account)?;
+    let command = AccountRequest::CancelReplace(req)
+        .command(account)
+        .ok_or_else(Failure::unsupported_operation)?;
+    let markets = call.gateway.markets();
+    submit(call, command, move |events, index| {
+        render::cancel_replace_result(&req, account, events, &markets, index)
+    })
+}
+
+/// `openOrders.cancelAll`.
+pub(crate) fn cancel_all(
+    call: &mut Call<'_>,
+    params: &mut Params,
+    account: AccountId,
+) -> Result<Reply, Failure> {
+    let request = parse(call, Method::OpenOrdersCancelAll, params)?;
+    let command = request
+        .command(account)
+        .ok_or_else(Failure::unsupported_operation)?;
+    let markets = call.gateway.markets();
+    let mut ids = call.session.ids.clone();
+    // Advance the session's generator past the ids the render may use.
+    call.session.ids = ids.clone();
+    submit(call, command, move |events, index| {
+        render::cancel_all_result(account, events, &markets, index, &mut ids)
+    })
+}
+
+/// `order.status`.
+pub(crate) fn order_status(
+    call: &mut Call<'_>,
+    params: &mut Params,
+    account: AccountId,
+) -> Result<Reply, Failure> {
+    let AccountRequest::OrderStatus { symbol, target } = parse(call, Method::OrderStatus, params)?
+    else {
+        return Err(Failure::unsupported_operation());
+    };
+    let markets = call.gateway.markets();
+    Ok(query(call, move |_, index| {
+        render::order_status(account, symbol, &target, &markets, index)
+    }))
+}
+
+/// `openOrders.status`.
+pub(crate) fn open_orders_status(
+    call: &mut Call<'_>,
+    params: &mut Params,
+    account: AccountId,
+) -> Result<Reply, Failure> {
+    let AccountRequest::OpenOrdersStatus { symbol } =
+        parse(call, Method::OpenOrdersStatus, params)?
+    else {
+        return Err(Failure::unsupported_operation());
+    };
+    let markets = call.gateway.markets();
+    Ok(query(call, move |_, index| {
+        Ok(render::open_orders_status(account, symbol, &markets, index))
+    }))
+}
+
+/// `account.status`.
+pub(crate) fn account_status(
+    call: &mut Call<'_>,
+    params: &mut Params,
+    account: AccountId,
+) -> Result<Reply, Failure> {
+    let AccountRequest::AccountStatus { omit_zero_balances } =
+        parse(call, Method::AccountStatus, params)?
+    else {
+        return Err(Failure::unsupported_operation());
+    };
+    let markets = call.gateway.markets();
+    // Commission rates: the first symbol's (every built-in symbol has the same); an exchange
+    // with per-symbol rates reports them in exchangeInfo and order.test.
+    let rates = markets
+        .iter()
+        .next()
+        .map(|m| CommissionRates {
+            maker_ppm: m.config.maker_fee_ppm,
+            taker_ppm: m.config.taker_fee_ppm,
+        })
+        .unwrap_or(CommissionRates {
+            maker_ppm: 0,
+            taker_ppm: 0,
+        });
+    let now = call.now_ms;
+    Ok(query(call, move |engine, _| {
+        let balances = engine.balances(account);
+        Ok(render::account_status(
+            account,
+            &balances,
+            &markets,
+            omit_zero_balances,
+            rates,
+            now,
+        ))
+    }))
+}
+
+/// `exchangeInfo` (its parameters are read from the raw JSON: `symbols` is an array).
+pub(crate) fn exchange_info(
+    call: &mut Call<'_>,
+    params: &serde_json::Map<String, Value>,
+) -> Result<Reply, Failure> {
+    let markets = call.gateway.markets();
+    let selection = parse_exchange_info(params, &markets)?;
+    let config = &call.gateway.config;
+    let [ten_s, day] = config.order_limits();
+    let limits = ExchangeLimits {
+        rate_limits: vec![config.weight_limit(), ten_s, day],
+        max_num_orders: call.gateway.max_open_orders,
+    };
+    Ok(call.ok(render_exchange_info(
+        &markets,
+        &selection,
+        &limits,
+        call.now_ms,
+    )))
+}
+
+/// `order.cancelAllAfter` (an extension): a per-account dead man's switch. `countdownTime`
+/// milliseconds after the last call, unless another call re-arms it first, every open order
+/// of the account is cancelled. It keeps running when the connection that armed it closes,
+/// which is what makes it cancel-on-disconnect. `countdownTime` 0 disarms it; otherwise it is
+/// 100..=86_400_000 ms.
+pub(crate) fn cancel_all_after(
+    call: &mut Call<'_>,
+    params: &mut Params,
+    account: AccountId,
+) -> Result<Reply, Failure> {
+    let countdown = params.mandatory_u64("countdownTime")?;
+    take_params(params)?;
+    if countdown != 0 && !(100..=86_400_000).contains(&countdown) {
+        return Err(ApiError::InvalidParameter {
+            param: "countdownTime".into(),
+        }
+        .into());
+    }
+    let generation = {
+        let mut timers = call
+            .gateway
+            .dead_man
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let g = timers.entry(account).or_insert(0);
+        *g += 1;
+        *g
+    };
+    if countdown > 0 {
+        let gateway = Arc::clone(call.gateway);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(countdown)).await;
+            let current = gateway
+                .dead_man
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&account)
+                .copied();
+            if current != Some(generation) {
+                return;
+            }
+            tracing::info!(
+                account = account.0,
+                "cancelAllAfter countdown expired: cancelling all open orders"
+            );
+            if let Err(e) = gateway
+                .node
+                .submit(Command::CancelAll {
+                    account,
+                    symbol: None,
+                })
+                .await
+            {
+                tracing::warn!(account = account.0, error = %e, "cancelAllAfter: cancel-all failed");
+            }
+        });
+    }
+    let trigger = if countdown == 0 {
+        0
+    } else {
+        call.now_ms + countdown
+    };
+    Ok(call.ok(json!({ "countdownTime": countdown, "triggerTime": trigger })))
+}

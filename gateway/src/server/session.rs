@@ -1,0 +1,229 @@
+//! One WebSocket API connection: reading requests, answering them in order, pushes, pings,
+//! and the limits described in the [module docs](super).
+
+use super::dispatch::{self, Reply};
+use super::limits::Window;
+use super::metrics::inc;
+use super::Gateway;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::FuturesOrdered;
+use futures_util::{SinkExt, StreamExt};
+use matcher::AccountId;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, Notify};
+
+/// Query parameters of the connection URL (Binance: `?returnRateLimits=false`).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ConnectParams {
+    #[serde(rename = "returnRateLimits")]
+    return_rate_limits: Option<bool>,
+}
+
+/// The authenticated identity of a logged-on session.
+#[derive(Debug, Clone)]
+pub(crate) struct Logon {
+    pub api_key: String,
+    pub account: AccountId,
+    pub since_ms: u64,
+}
+
+/// Per-connection state the dispatcher reads and changes.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub id: u64,
+    pub connected_ms: u64,
+    pub logon: Option<Logon>,
+    pub return_rate_limits: bool,
+    pub weight: Window,
+    pub orders: Window,
+    /// Client order ids generated for requests without one.
+    pub ids: crate::api::orders::ClientIdGen,
+    /// The outbound queue (pushes are registered with a clone).
+    pub out: mpsc::Sender<Message>,
+    /// Set when a push could not be queued: the session must close.
+    pub cut: Arc<Notify>,
+    /// The user-data subscription, if any.
+    pub subscription: Option<(u64, AccountId)>,
+}
+
+/// `GET /ws-api/v3`: the connection cap, then the upgrade.
+pub(crate) async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(gateway): State<Arc<Gateway>>,
+    Query(params): Query<ConnectParams>,
+) -> Response {
+    let metrics = &gateway.metrics;
+    let open = metrics.connections.fetch_add(1, Ordering::AcqRel);
+    if open as usize >= gateway.config.max_connections {
+        metrics.connections.fetch_sub(1, Ordering::AcqRel);
+        inc(&metrics.connections_refused);
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    }
+    inc(&metrics.connections_total);
+    let max = gateway.config.max_message_bytes;
+    let return_rate_limits = params.return_rate_limits.unwrap_or(true);
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_failed_upgrade({
+            let gateway = Arc::clone(&gateway);
+            move |_| {
+                gateway.metrics.connections.fetch_sub(1, Ordering::AcqRel);
+            }
+        })
+        .on_upgrade(move |socket| async move {
+            run(Arc::clone(&gateway), socket, return_rate_limits).await;
+            gateway.metrics.connections.fetch_sub(1, Ordering::AcqRel);
+        })
+}
+
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+async fn run(gateway: Arc<Gateway>, socket: WebSocket, return_rate_limits: bool) {
+    let config = gateway.config.clone();
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut out_rx) = mpsc::channel::<Message>(config.outbound_queue.max(1));
+    let writer = tokio::spawn(async move {
+        while let Some(m) = out_rx.recv().await {
+            let closing = matches!(m, Message::Close(_));
+            if sink.send(m).await.is_err() || closing {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let connection = gateway.connection_id();
+    let mut session = Session {
+        id: connection,
+        connected_ms: super::now_ms(),
+        logon: None,
+        return_rate_limits,
+        weight: Window::default(),
+        orders: Window::default(),
+        ids: crate::api::orders::ClientIdGen::new(gateway.client_id_prefix(connection)),
+        out: out.clone(),
+        cut: Arc::new(Notify::new()),
+        subscription: None,
+    };
+    tracing::debug!(connection = session.id, "connected");
+    let mut pending = FuturesOrdered::new();
+    let mut last_heard = Instant::now();
+    let mut ping = tokio::time::interval(config.ping_interval);
+    ping.tick().await;
+    let cut = Arc::clone(&session.cut);
+    let end = loop {
+        tokio::select! {
+            biased;
+            _ = cut.notified() => break End::SlowConsumer,
+            Some(text) = pending.next(), if !pending.is_empty() => {
+                let text: String = text;
+                if !send(&gateway, &out, Message::Text(text.into())) {
+                    break End::SlowConsumer;
+                }
+            }
+            frame = stream.next(), if pending.len() < config.max_in_flight => {
+                last_heard = Instant::now();
+                match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        inc(&gateway.metrics.requests);
+                        match dispatch::handle(&gateway, &mut session, text.as_str()) {
+                            Reply::Now(text) => pending.push_back(futures_util::future::Either::Left(
+                                futures_util::future::ready(text),
+                            )),
+                            Reply::Later(fut) => pending.push_back(futures_util::future::Either::Right(fut)),
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        inc(&gateway.metrics.requests);
+                        let text = dispatch::binary_frame(&gateway, &mut session);
+                        pending.push_back(futures_util::future::Either::Left(futures_util::future::ready(text)));
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => break End::Peer,
+                    Some(Err(e)) => {
+                        tracing::debug!(connection = session.id, error = %e, "read error");
+                        let msg = e.to_string();
+                        if msg.contains("too long") || msg.contains("too big") {
+                            break End::Close(close_frame(1009, "message too big"));
+                        }
+                        break End::Peer;
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > config.idle_timeout {
+                    break End::Close(close_frame(1001, "idle timeout"));
+                }
+                if !send(&gateway, &out, Message::Ping(Vec::new().into())) {
+                    break End::SlowConsumer;
+                }
+            }
+        }
+    };
+    if let Some((id, account)) = session.subscription.take() {
+        gateway.user_streams.unregister(account, session.id, id);
+    }
+    match end {
+        End::SlowConsumer => {
+            // The client stopped reading: drop the connection without waiting for it.
+            tracing::info!(
+                connection = session.id,
+                "outbound queue full: disconnecting"
+            );
+            writer.abort();
+        }
+        End::Peer | End::Close(_) => {
+            // Answers still in progress go out while the client still reads (their commands
+            // take effect whatever happens to the connection).
+            while let Some(text) = pending.next().await {
+                if out.try_send(Message::Text(text.into())).is_err() {
+                    break;
+                }
+            }
+            if let End::Close(frame) = end {
+                let _ = out.try_send(frame);
+            }
+            drop(out);
+            drop(session);
+            let mut writer = writer;
+            if tokio::time::timeout(std::time::Duration::from_secs(5), &mut writer)
+                .await
+                .is_err()
+            {
+                writer.abort();
+            }
+        }
+    }
+    tracing::debug!("disconnected");
+}
+
+/// Why a session ends.
+enum End {
+    /// The peer closed or the socket failed.
+    Peer,
+    /// The outbound queue was full (or a push could not be queued).
+    SlowConsumer,
+    /// The server closes with this frame.
+    Close(Message),
+}
+
+/// Queues a message; false (and the slow-consumer counter) when the queue is full or closed.
+pub(crate) fn send(gateway: &Gateway, out: &mpsc::Sender<Message>, message: Message) -> bool {
+    match out.try_send(message) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            inc(&gateway.metrics.slow_consumers_cut);
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
