@@ -355,6 +355,19 @@ fn cancel_cancel_all_and_account_status() {
                    "selfTradePreventionMode": "NONE"})
         )
     );
+    // Both ids sent but they name different orders: refused before the matcher.
+    let before = h.commands;
+    assert_eq!(
+        h.request(
+            ALICE,
+            &frame(
+                "order.cancel",
+                json!({"symbol": "BTCUSDT", "orderId": 1, "origClientOrderId": "s1"}),
+            ),
+        ),
+        err("r1", 400, -2011, "Unknown order sent.")
+    );
+    assert_eq!(h.commands, before);
     // Cancelling again: the order is closed.
     assert_eq!(
         h.request(

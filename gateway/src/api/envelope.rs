@@ -131,13 +131,15 @@ impl Method {
         matches!(self, Method::OrderPlace | Method::OrderCancelReplace)
     }
 
-    /// Request weight as Binance documents it for the WebSocket API (`REQUEST_WEIGHT`).
-    /// `exchangeInfo` is 20, `account.status` 20, `openOrders.status` 6 with a symbol (80
-    /// without, see [`Method::weight_with_symbol`]); everything else here is 1 or 2.
+    /// Request weight (`REQUEST_WEIGHT`) as Binance's WebSocket API lists it for these
+    /// methods: `exchangeInfo` and `account.status` 20, `order.status` 4, `openOrders.status`
+    /// 80 without a symbol (6 with one, see [`Method::weight_with_symbol`]), the session and
+    /// user-data-stream methods 2, everything else 1. (Taken from Binance's method tables as
+    /// remembered, not re-read for every method: treat as configuration, not contract.)
     pub fn weight(self) -> u32 {
         match self {
             Method::ExchangeInfo | Method::AccountStatus => 20,
-            Method::OrderStatus | Method::OrderTest => 4,
+            Method::OrderStatus => 4,
             Method::OpenOrdersStatus => 80,
             Method::SessionLogon
             | Method::SessionStatus

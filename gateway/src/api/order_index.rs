@@ -3,7 +3,7 @@
 //! responses and execution reports.
 //!
 //! * Open orders are always kept. Closed orders (filled, cancelled, expired) are kept up to
-//!   a bound ([`DEFAULT_MAX_CLOSED`] = the most recent 1,000,000), evicted oldest-closed first
+//!   a bound ([`DEFAULT_MAX_CLOSED`] = the most recent 200,000), evicted oldest-closed first
 //!   (FIFO), before each batch is applied; an evicted order answers `order.status` with `-2013 "Order does not exist."`.
 //! * Lookups take the account and never return another account's order.
 //! * A client order id maps to the most recent order of that (account, symbol) that carried
@@ -24,8 +24,11 @@ use matcher::{
 use node::{CommandEvents, Engine, Projection};
 use std::collections::{HashMap, VecDeque};
 
-/// Closed orders kept by default.
-pub const DEFAULT_MAX_CLOSED: usize = 1_000_000;
+/// Closed orders kept by default. Each kept order costs about 400 bytes (the 272-byte
+/// [`IndexedOrder`], its client-id key, both maps' slots and slack), so this bound holds
+/// roughly 80 MB of closed orders (1,000,000 would be about 400 MB); pass another bound to
+/// [`OrderIndex::new`].
+pub const DEFAULT_MAX_CLOSED: usize = 200_000;
 
 /// Layout version of [`OrderIndex::save`]'s bytes.
 const SAVE_VERSION: u16 = 1;
@@ -397,5 +400,17 @@ impl Projection for OrderIndex {
     fn load(&mut self, bytes: &[u8]) -> Result<(), String> {
         *self = OrderIndex::from_bytes(bytes)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory estimate in [`DEFAULT_MAX_CLOSED`]'s docs rests on this size.
+    #[test]
+    fn indexed_order_stays_small() {
+        let size = std::mem::size_of::<IndexedOrder>();
+        assert!(size <= 272, "{size}");
     }
 }

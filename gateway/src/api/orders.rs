@@ -21,8 +21,9 @@
 //!   and `orderRateLimitExceededMode`: `-1106`.
 //! * `newOrderRespType` defaults to FULL for LIMIT and MARKET and to ACK for LIMIT_MAKER, as
 //!   Binance documents; `selfTradePreventionMode` defaults to NONE.
-//! * `order.cancel` with both `orderId` and `origClientOrderId` cancels by `orderId`
-//!   (Binance also checks that the two match; the caller can check with the order index).
+//! * `order.cancel` with both `orderId` and `origClientOrderId` cancels by `orderId`;
+//!   Binance also requires the two to match: [`CancelRequest::check_ids`] checks it against
+//!   the order index before submitting.
 
 use crate::api::failure::{unsupported, Failure};
 use crate::api::markets::{Market, Markets};
@@ -122,6 +123,26 @@ pub struct CancelRequest {
     /// The cancel's own client id (`newClientOrderId`, or generated): the response's
     /// `clientOrderId`.
     pub cancel_client_order_id: ClientOrderId,
+}
+
+impl CancelRequest {
+    /// Binance's rule when both `orderId` and `origClientOrderId` are sent: the order found
+    /// by id must carry that client id, else `-2011 "Unknown order sent."`. Call it before
+    /// submitting (with the order index read on the matcher thread); nothing to check when
+    /// only one was sent. An order the index does not know is left to the matcher.
+    pub fn check_ids(
+        &self,
+        account: AccountId,
+        index: &crate::api::order_index::OrderIndex,
+    ) -> Result<(), Failure> {
+        match (self.target, self.orig_client_order_id) {
+            (CancelTarget::OrderId(id), Some(client)) => match index.get(account, id) {
+                Some(o) if o.client_order_id != client => Err(Failure::unknown_order_cancel()),
+                _ => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
 }
 
 /// `order.cancelReplace`.

@@ -179,6 +179,9 @@ impl Harness {
             p.take_security()?;
         }
         let req = parse_account_request(method, p, &self.markets, &mut self.ids)?;
+        if let AccountRequest::Cancel(c) = &req {
+            c.check_ids(account, &self.index)?;
+        }
         let batch = req.command(account).map(|c| self.run(c));
         let (m, ix) = (&self.markets, &self.index);
         match (&req, batch) {
