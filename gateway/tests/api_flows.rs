@@ -552,3 +552,35 @@ fn exchange_info() {
         assert_eq!(reply["error"]["code"], json!(code), "{params}");
     }
 }
+
+#[test]
+fn market_buy_by_quote_amount() {
+    let mut h = Harness::new();
+    h.request(
+        ALICE,
+        &frame(
+            "order.place",
+            json!({"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
+                   "price": "50000", "quantity": "1"}),
+        ),
+    );
+    // 100 USDT including the 0.2 % taker fee buys one lot (50 + 0.1); two would cost 100.2.
+    let reply = h.reply(
+        BOB,
+        &frame(
+            "order.place",
+            json!({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quoteOrderQty": "100"}),
+        ),
+    );
+    let r = &reply["result"];
+    assert_eq!(r["origQuoteOrderQty"], json!("100.00000000"));
+    assert_eq!(r["origQty"], json!("0.00100000"));
+    assert_eq!(r["executedQty"], json!("0.00100000"));
+    assert_eq!(r["cummulativeQuoteQty"], json!("50.00000000"));
+    assert_eq!(r["price"], json!("0.00000000"));
+    assert_eq!(r["fills"][0]["commission"], json!("0.10000000"));
+    let status = h.engine.open_orders(BOB, None);
+    assert!(status.is_empty());
+    // A rest smaller than one more lot leaves the order FILLED (Binance reports the same).
+    assert_eq!(r["status"], json!("FILLED"));
+}
