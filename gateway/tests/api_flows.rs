@@ -581,6 +581,6 @@ fn market_buy_by_quote_amount() {
     assert_eq!(r["fills"][0]["commission"], json!("0.10000000"));
     let status = h.engine.open_orders(BOB, None);
     assert!(status.is_empty());
-    // A rest smaller than one more lot leaves the order FILLED (Binance reports the same).
+    // A rest smaller than one more lot leaves the order FILLED (the matcher's rule).
     assert_eq!(r["status"], json!("FILLED"));
 }
