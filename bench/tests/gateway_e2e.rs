@@ -1,0 +1,275 @@
+//! End to end: the client and the demo traders against a real node and gateway
+//! (in-process, durable journal in a temp dir, real WebSocket connections on loopback).
+#![allow(clippy::unwrap_used)]
+
+use bench::client::{
+    Client, ClientConfig, Credentials, OrderAck, OrderRef, OrderRequest, OrderStatus, Side,
+    TimeInForce, UserEventKind,
+};
+use bench::demo::{run, DemoConfig, ErrorKind, TraderKey};
+use bench::flow::SymbolSpec;
+use gateway::api::OrderIndex;
+use gateway::keys::KeyStore;
+use gateway::server::{Gateway, GatewayConfig};
+use matcher::{AccountId, AssetConfig, AssetId, Command, SymbolConfig, SymbolId, TxId};
+use node::{Node, NodeConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+const ACCOUNTS: [u64; 4] = [1001, 1002, 1003, 1004];
+
+/// BTCUSDT: tick 0.01, lot 0.00001, min notional 5 USDT, fees 0.1%; every account holds
+/// 10 BTC and 1,000,000 USDT.
+fn genesis() -> Vec<Command> {
+    let mut g = vec![
+        Command::UpsertAsset(AssetConfig {
+            id: AssetId(1),
+            code: "BTC".into(),
+            scale: 8,
+        }),
+        Command::UpsertAsset(AssetConfig {
+            id: AssetId(3),
+            code: "USDT".into(),
+            scale: 8,
+        }),
+        Command::UpsertSymbol(SymbolConfig {
+            id: SymbolId(1),
+            name: "BTCUSDT".into(),
+            base: AssetId(1),
+            quote: AssetId(3),
+            tick_size: 1_000_000,
+            lot_size: 1_000,
+            min_qty: 1,
+            max_qty: 900_000_000,
+            max_price: 100_000_000,
+            min_notional: 500_000_000,
+            maker_fee_ppm: 1000,
+            taker_fee_ppm: 1000,
+        }),
+    ];
+    for account in ACCOUNTS {
+        for (asset, amount) in [(1u32, 10 * 100_000_000u128), (3, 1_000_000 * 100_000_000)] {
+            g.push(Command::Deposit {
+                account: AccountId(account),
+                asset: AssetId(asset),
+                amount,
+                tx_id: TxId::new(&format!("d{account}-{asset}")).unwrap(),
+            });
+        }
+    }
+    g
+}
+
+struct Exchange {
+    url: String,
+    keys: Vec<TraderKey>,
+    node: Option<Node<OrderIndex>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        if let Some(node) = self.node.take() {
+            let _ = std::thread::spawn(move || node.shutdown()).join();
+        }
+    }
+}
+
+async fn start() -> Exchange {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nc = NodeConfig::new(dir.path());
+    nc.genesis = genesis();
+    nc.segment_bytes = 4 << 20;
+    let node = tokio::task::spawn_blocking(move || Node::start(nc, OrderIndex::default()))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut store = KeyStore::open(dir.path()).unwrap();
+    let keys = ACCOUNTS
+        .iter()
+        .map(|&account| {
+            let k = store.create_key(AccountId(account)).unwrap();
+            TraderKey {
+                account,
+                api_key: k.api_key.clone(),
+                secret: k.secret.expose().to_string(),
+            }
+        })
+        .collect();
+    let handle = node.handle();
+    let genesis_len = genesis().len() as u64;
+    while handle.query(|e, _| e.last_cmd_seq()).await.unwrap() < genesis_len {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let gateway = Gateway::start(
+        handle,
+        store,
+        dir.path().to_path_buf(),
+        GatewayConfig::default(),
+    )
+    .await
+    .unwrap();
+    let app = gateway::server::router(Arc::clone(&gateway));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // TCP_NODELAY on accepted sockets: without it, a response followed by a push on the
+    // same connection waits for the client's delayed ACK (Nagle), adding up to ~40 ms.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Exchange {
+        url: format!("ws://{addr}/ws-api/v3"),
+        keys,
+        node: Some(node),
+        _dir: dir,
+    }
+}
+
+async fn client(ex: &Exchange, i: usize) -> Client {
+    Client::connect_with(
+        &ex.url,
+        ClientConfig {
+            credentials: Some(Credentials {
+                api_key: ex.keys[i].api_key.clone(),
+                secret: ex.keys[i].secret.clone(),
+            }),
+            ..ClientConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_methods_against_the_real_gateway() {
+    let ex = start().await;
+    let alice = client(&ex, 0).await;
+    let bob = client(&ex, 1).await;
+    alice.ping().await.unwrap();
+    assert!(
+        alice
+            .time()
+            .await
+            .unwrap()
+            .abs_diff(bench::client::now_ms())
+            < 5_000
+    );
+    let info = alice.exchange_info(Some("BTCUSDT")).await.unwrap();
+    assert_eq!(info["symbols"][0]["symbol"], "BTCUSDT");
+
+    // Signed without logon: a resting sell, visible in status and open orders.
+    let sell = OrderRequest::limit(
+        "BTCUSDT",
+        Side::Sell,
+        TimeInForce::Gtc,
+        "50000.00",
+        "0.01000",
+    );
+    let ack = OrderAck::from_result(&alice.place_order(&sell).await.unwrap()).unwrap();
+    assert_eq!(ack.status, Some(OrderStatus::New));
+    let status = alice
+        .order_status("BTCUSDT", &OrderRef::Id(ack.order_id))
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "NEW");
+    assert_eq!(
+        alice
+            .open_orders(Some("BTCUSDT"))
+            .await
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Bob logs on, subscribes, and takes half of it: one fill, and an execution report.
+    bob.logon().await.unwrap();
+    let mut reports = bob.subscribe_user_data().await.unwrap();
+    let buy = OrderRequest::market("BTCUSDT", Side::Buy, "0.00500");
+    let taken = OrderAck::from_result(&bob.place_order(&buy).await.unwrap()).unwrap();
+    assert_eq!(taken.status, Some(OrderStatus::Filled));
+    assert_eq!(taken.fills.len(), 1);
+    assert_eq!(taken.fills[0].price, "50000.00000000");
+    let mut kinds = Vec::new();
+    while kinds.len() < 2 {
+        let ev = tokio::time::timeout(Duration::from_secs(5), reports.next())
+            .await
+            .unwrap()
+            .unwrap();
+        kinds.push(ev.kind);
+    }
+    assert!(kinds.contains(&UserEventKind::ExecutionReport), "{kinds:?}");
+
+    // Alice moves the rest, then cancels all; Bob cannot touch Alice's order.
+    let moved = OrderRequest::limit(
+        "BTCUSDT",
+        Side::Sell,
+        TimeInForce::Gtc,
+        "50001.00",
+        "0.00500",
+    );
+    let cr = alice
+        .cancel_replace(
+            &OrderRef::Id(ack.order_id),
+            bench::client::CancelReplaceMode::StopOnFailure,
+            &moved,
+        )
+        .await
+        .unwrap();
+    let cr = bench::client::CancelReplaceAck::from_result(&cr).unwrap();
+    assert_eq!(cr.new_order.status, Some(OrderStatus::New));
+    let err = bob
+        .cancel_order("BTCUSDT", &OrderRef::Id(cr.new_order.order_id))
+        .await
+        .unwrap_err();
+    assert_eq!(err.api_code(), Some(-2011), "{err}");
+    let all = alice.cancel_all("BTCUSDT").await.unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    let account = alice.account_status().await.unwrap();
+    assert!(account["balances"].is_array());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_against_the_real_gateway_counts_every_trade() {
+    let ex = start().await;
+    let symbols = vec![SymbolSpec::new(
+        "BTCUSDT", "0.01", "0.00001", "50000.00", "0.00030", "0.00300",
+    )];
+    let config = DemoConfig::new(&ex.url, ex.keys.clone(), 300, symbols);
+    let report = run(config, tokio::time::sleep(Duration::from_millis(2_000)))
+        .await
+        .unwrap();
+    println!("{report}");
+    assert!(report.sent > 200, "{report}");
+    assert_eq!(report.responses, report.sent, "{report}");
+    assert_eq!(report.disconnected, 0);
+    assert!(report.trades > 0, "{report}");
+    // Only races of a cancel or move with a fill of the same order may fail.
+    for (kind, n) in &report.errors {
+        assert!(
+            matches!(kind, ErrorKind::Api(-2011 | -2021 | -2022)),
+            "unexpected {kind}: {n} in {report}"
+        );
+    }
+    // Every trade appears as a fill in exactly one response (its taker's): the next trade
+    // id after the run is the count plus one.
+    let a = client(&ex, 0).await;
+    let b = client(&ex, 1).await;
+    // An ask far above the market guarantees liquidity without trading itself.
+    let ask = OrderRequest::limit(
+        "BTCUSDT",
+        Side::Sell,
+        TimeInForce::Gtc,
+        "90000.00",
+        "0.00100",
+    );
+    let ask = OrderAck::from_result(&a.place_order(&ask).await.unwrap()).unwrap();
+    assert!(ask.fills.is_empty());
+    let buy = OrderRequest::market("BTCUSDT", Side::Buy, "0.00100");
+    let probe = OrderAck::from_result(&b.place_order(&buy).await.unwrap()).unwrap();
+    let first = probe.fills.iter().map(|f| f.trade_id).min().unwrap();
+    assert_eq!(report.trades + 1, first, "{report}");
+}
