@@ -63,6 +63,11 @@ impl ClientIdGen {
         }
     }
 
+    /// Skips `n` ids (handed to another user of a clone of this generator).
+    pub fn skip(&mut self, n: u64) {
+        self.next = self.next.wrapping_add(n);
+    }
+
     /// The next id.
     pub fn next_id(&mut self) -> ClientOrderId {
         let text = format!("x{:x}-{:x}", self.connection, self.next);

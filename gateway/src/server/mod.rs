@@ -250,6 +250,24 @@ pub fn router(gateway: Arc<Gateway>) -> axum::Router {
         .with_state(gateway)
 }
 
+/// The listener type [`nodelay`] returns.
+pub type NoDelayListener =
+    axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)>;
+
+fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    }
+}
+
+/// Wraps `listener` so that every accepted connection has `TCP_NODELAY` set: answers are
+/// small frames, and Nagle's algorithm would hold one behind the peer's delayed ACK (up to
+/// 40 ms on Linux).
+pub fn nodelay(listener: tokio::net::TcpListener) -> NoDelayListener {
+    use axum::serve::ListenerExt;
+    listener.tap_io(set_nodelay as fn(&mut tokio::net::TcpStream))
+}
+
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()

@@ -4,6 +4,7 @@
 use super::dispatch::{take_params, Call, Reply};
 use super::limits::take_all;
 use super::metrics::inc;
+use super::Gateway;
 use crate::api::markets::{
     exchange_info as render_exchange_info, parse_exchange_info, ExchangeLimits,
 };
@@ -92,35 +93,70 @@ fn parse(
 
 /// Submits `command`; `render` runs on the matcher thread right after it (with the engine
 /// and the order index as the command left them) and produces the result or the error.
-fn submit<F>(call: &mut Call<'_>, command: Command, render: F) -> Result<Reply, Failure>
+///
+/// `check`: a cancel that names both `orderId` and `origClientOrderId` must match both
+/// (Binance's rule); that is checked against the order index first, and the command is
+/// journaled only if it holds. Such a request is therefore journaled after the check's round
+/// trip, possibly after requests this connection sent later.
+fn submit<F>(
+    call: &mut Call<'_>,
+    account: AccountId,
+    check: Option<crate::api::orders::CancelRequest>,
+    command: Command,
+    render: F,
+) -> Result<Reply, Failure>
 where
     F: FnOnce(&node::CommandEvents, &crate::api::OrderIndex) -> Result<Value, Failure>
         + Send
         + 'static,
 {
-    let rx = call
-        .gateway
-        .node
-        .enqueue_with(command, move |events, _engine, index| {
-            render(&events, index)
-        })
-        .map_err(|e| node_failure(&e))?;
     let id = call.id.clone();
     let limits = std::mem::take(&mut call.limits);
     let gateway = Arc::clone(call.gateway);
-    Ok(Reply::Later(Box::pin(async move {
-        let outcome = match rx.await {
+    let finish = move |gateway: &Gateway, outcome: Result<Value, Failure>| match outcome {
+        Ok(result) => render_ok(&id, result, &limits),
+        Err(failure) => {
+            inc(&gateway.metrics.errors);
+            render_error(&id, &failure, &limits)
+        }
+    };
+    let enqueue = move |gateway: &Gateway| {
+        gateway
+            .node
+            .enqueue_with(command, move |events, _engine, index| {
+                render(&events, index)
+            })
+            .map_err(|e| node_failure(&e))
+    };
+    let await_reply = |rx: tokio::sync::oneshot::Receiver<
+        Result<Result<Value, Failure>, NodeError>,
+    >| async move {
+        match rx.await {
             Ok(Ok(result)) => result,
             Ok(Err(e)) => Err(node_failure(&e)),
             Err(_) => Err(node_failure(&NodeError::ShuttingDown)),
-        };
-        match outcome {
-            Ok(result) => render_ok(&id, result, &limits),
-            Err(failure) => {
-                inc(&gateway.metrics.errors);
-                render_error(&id, &failure, &limits)
-            }
         }
+    };
+    let Some(check) = check.filter(|c| c.orig_client_order_id.is_some()) else {
+        // The usual case: journaled now, in this connection's order.
+        let rx = enqueue(&gateway)?;
+        return Ok(Reply::Later(Box::pin(async move {
+            let outcome = await_reply(rx).await;
+            finish(&gateway, outcome)
+        })));
+    };
+    Ok(Reply::Later(Box::pin(async move {
+        let checked = gateway
+            .node
+            .query(move |_, index| check.check_ids(account, index))
+            .await
+            .map_err(|e| node_failure(&e))
+            .and_then(|r| r);
+        let outcome = match checked.and_then(|()| enqueue(&gateway)) {
+            Ok(rx) => await_reply(rx).await,
+            Err(f) => Err(f),
+        };
+        finish(&gateway, outcome)
     })))
 }
 
@@ -213,7 +249,7 @@ pub(crate) fn cancel(
     let command = AccountRequest::Cancel(req).command(account);
     let markets = call.gateway.markets();
     let command = command.ok_or_else(Failure::unsupported_operation)?;
-    submit(call, command, move |events, index| {
+    submit(call, account, Some(req), command, move |events, index| {
         render::cancel_result(&req, account, events, &markets, index)
     })
 }
@@ -233,9 +269,13 @@ pub(crate) fn cancel_replace(
         .command(account)
         .ok_or_else(Failure::unsupported_operation)?;
     let markets = call.gateway.markets();
-    submit(call, command, move |events, index| {
-        render::cancel_replace_result(&req, account, events, &markets, index)
-    })
+    submit(
+        call,
+        account,
+        Some(req.cancel),
+        command,
+        move |events, index| render::cancel_replace_result(&req, account, events, &markets, index),
+    )
 }
 
 /// `openOrders.cancelAll`.
@@ -249,10 +289,13 @@ pub(crate) fn cancel_all(
         .command(account)
         .ok_or_else(Failure::unsupported_operation)?;
     let markets = call.gateway.markets();
+    // The render names each cancel with a generated id: it gets a clone of the session's
+    // generator, which skips past every id the render can use (one per open order at most).
     let mut ids = call.session.ids.clone();
-    // Advance the session's generator past the ids the render may use.
-    call.session.ids = ids.clone();
-    submit(call, command, move |events, index| {
+    call.session
+        .ids
+        .skip(u64::from(call.gateway.max_open_orders) + 1);
+    submit(call, account, None, command, move |events, index| {
         render::cancel_all_result(account, events, &markets, index, &mut ids)
     })
 }

@@ -105,7 +105,7 @@ impl TestExchange {
         let app = gateway::server::router(Arc::clone(&gateway));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        tokio::spawn(async move { axum::serve(gateway::server::nodelay(listener), app).await });
         TestExchange {
             addr,
             node: Some(node),
