@@ -469,3 +469,37 @@ fn actions_render_binance_params() {
         }
     }
 }
+
+#[test]
+fn makers_quote_both_sides() {
+    // All GTCs rest: the flow's own book stays balanced between bids and asks.
+    let mut flow = Flow::new(FlowConfig::new(specs(1), Mix::MAKER, 21)).unwrap();
+    let mut sides: BTreeMap<u64, Side> = BTreeMap::new();
+    for id in 1..=2_000u64 {
+        let a = flow.next_action();
+        let status = match &a.kind {
+            ActionKind::Place(o) | ActionKind::Replace { order: o, .. } => {
+                sides.insert(id, o.side);
+                "NEW"
+            }
+            ActionKind::Cancel { .. } => "CANCELED",
+        };
+        let order =
+            json!({"symbol": "SYM0", "orderId": id, "clientOrderId": "c", "status": status});
+        let out = match &a.kind {
+            ActionKind::Replace { .. } => json!({"newOrderResponse": order}),
+            _ => order,
+        };
+        flow.on_result(a.tag, &Ok(out));
+        let open: Vec<u64> = flow.open_orders(0).collect();
+        let buys = open.iter().filter(|id| sides[id] == Side::Buy).count();
+        let sells = open.len() - buys;
+        assert!(
+            buys.abs_diff(sells) <= 2 + open.len() / 4,
+            "{buys} bids vs {sells} asks"
+        );
+        if open.len() >= 10 {
+            assert!(buys > 0 && sells > 0);
+        }
+    }
+}

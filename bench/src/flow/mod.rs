@@ -4,7 +4,8 @@
 //!   `[start / 2, start * 2]`. The walk has its own seed ([`FlowConfig::walk_seed`]) and is
 //!   stepped by [`Flow::advance_to`] with a step counter the caller derives from time, so
 //!   traders that share a walk seed see the same mid at the same moment.
-//! * Passive `LIMIT GTC` orders rest 1..=`depth_ticks` ticks from the mid; marketable `LIMIT
+//! * Passive `LIMIT GTC` orders rest 1..=`depth_ticks` ticks from the mid, on the side with
+//!   fewer own resting orders (so a maker's quotes stay two-sided); marketable `LIMIT
 //!   IOC` orders cross it by 1..=`cross_ticks`; `MARKET` orders take a quantity; cancels and
 //!   cancel-replaces ("moves": same side, a fresh price near the mid) target the flow's own
 //!   resting orders.
@@ -395,6 +396,22 @@ impl Flow {
         }
     }
 
+    /// The side of a new passive order: the side with fewer own resting orders on `sym`
+    /// (random on a tie), so quotes stay two-sided.
+    fn quote_side(&mut self, sym: usize) -> Side {
+        let buys = self.books[sym]
+            .open
+            .iter()
+            .filter(|o| o.side == Side::Buy)
+            .count();
+        let sells = self.books[sym].open.len() - buys;
+        match buys.cmp(&sells) {
+            std::cmp::Ordering::Less => Side::Buy,
+            std::cmp::Ordering::Greater => Side::Sell,
+            std::cmp::Ordering::Equal => self.side(),
+        }
+    }
+
     fn lots(&mut self, sym: usize) -> u64 {
         let g = &self.grids[sym];
         let (lo, hi) = (g.min_lots, g.max_lots);
@@ -458,7 +475,6 @@ impl Flow {
         }
         let tag = self.next_tag;
         self.next_tag += 1;
-        let g = self.grids[sym].clone();
         let (kind, pending) = match (choice, target) {
             (Choice::Cancel, Some(i)) => {
                 let o = &mut self.books[sym].open[i];
@@ -466,7 +482,7 @@ impl Flow {
                 let order_id = o.order_id;
                 (
                     ActionKind::Cancel {
-                        symbol: g.name.clone(),
+                        symbol: self.grids[sym].name.clone(),
                         order_id,
                     },
                     Pending::Cancel {
@@ -493,7 +509,7 @@ impl Flow {
                 )
             }
             (Choice::Gtc, _) => {
-                let side = self.side();
+                let side = self.quote_side(sym);
                 let lots = self.lots(sym);
                 self.books[sym].pending_new += 1;
                 (
@@ -507,6 +523,7 @@ impl Flow {
             (Choice::Market, _) => {
                 let side = self.side();
                 let lots = self.lots(sym);
+                let g = &self.grids[sym];
                 let order =
                     OrderRequest::market(&g.name, side, g.qty(lots)).with_resp_type(RespType::Full);
                 (
@@ -527,6 +544,7 @@ impl Flow {
                     Side::Buy => mid + cross,
                     Side::Sell => mid - cross,
                 };
+                let g = &self.grids[sym];
                 let order = OrderRequest::limit(
                     &g.name,
                     side,
