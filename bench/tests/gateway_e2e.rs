@@ -112,12 +112,8 @@ async fn start() -> Exchange {
     let app = gateway::server::router(Arc::clone(&gateway));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    // TCP_NODELAY on accepted sockets: without it, a response followed by a push on the
-    // same connection waits for the client's delayed ACK (Nagle), adding up to ~40 ms.
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    // TCP_NODELAY on accepted sockets, as `exchange run` serves.
+    let listener = gateway::server::nodelay(listener);
     tokio::spawn(async move { axum::serve(listener, app).await });
     Exchange {
         url: format!("ws://{addr}/ws-api/v3"),
