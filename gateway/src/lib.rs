@@ -1,5 +1,9 @@
-//! The gateway's pure, network-free layer: what order entry needs to speak Binance's Spot
-//! WebSocket API exactly, with no sockets and no async runtime.
+//! Order entry: Binance's Spot WebSocket API over WebSocket, in front of the node.
+//!
+//! * [`server`]: the WebSocket server (`/ws-api/v3`, `/metrics`): sessions, authentication,
+//!   rate limits, the user data stream, cancel-on-disconnect, and the stated limits.
+//!
+//! The rest is the pure, network-free layer (no sockets, no async runtime):
 //!
 //! * [`api`]: the WebSocket API protocol: request envelopes and parameters, the market
 //!   catalogue, order requests to matcher commands, responses and user-data pushes rendered
@@ -13,6 +17,5 @@ pub mod api;
 pub mod auth;
 pub mod errors;
 pub mod keys;
-#[cfg(feature = "server")]
 pub mod server;
 pub mod units;
