@@ -503,3 +503,38 @@ fn makers_quote_both_sides() {
         }
     }
 }
+
+#[test]
+fn a_fill_report_that_overtakes_the_placing_response_wins() {
+    let mut flow = Flow::new(FlowConfig::new(specs(1), Mix::MAKER, 5)).unwrap();
+    // Place until a GTC is in flight.
+    let a = loop {
+        let a = flow.next_action();
+        if matches!(&a.kind, ActionKind::Place(o) if o.time_in_force == Some(TimeInForce::Gtc)) {
+            break a;
+        }
+        flow.on_result(a.tag, &Err(ClientError::Closed));
+    };
+    // Its fill is reported first...
+    let report = json!({"subscriptionId": 0, "event": {"e": "executionReport", "s": "SYM0",
+                        "i": 42, "X": "FILLED"}});
+    flow.on_execution_report(&UserEvent::from_push(&report).unwrap());
+    // ...then the response that placed it says NEW: it must not be tracked as resting.
+    let placed = json!({"symbol": "SYM0", "orderId": 42, "clientOrderId": "c", "status": "NEW"});
+    flow.on_result(a.tag, &Ok(placed));
+    assert_eq!(flow.open_orders(0).count(), 0);
+    // An order reported open, then closed, is removed as usual.
+    let b = loop {
+        let a = flow.next_action();
+        if matches!(&a.kind, ActionKind::Place(o) if o.time_in_force == Some(TimeInForce::Gtc)) {
+            break a;
+        }
+        flow.on_result(a.tag, &Err(ClientError::Closed));
+    };
+    let placed = json!({"symbol": "SYM0", "orderId": 43, "clientOrderId": "c", "status": "NEW"});
+    flow.on_result(b.tag, &Ok(placed));
+    assert_eq!(flow.open_orders(0).collect::<Vec<_>>(), vec![43]);
+    let report = json!({"event": {"e": "executionReport", "s": "SYM0", "i": 43, "X": "CANCELED"}});
+    flow.on_execution_report(&UserEvent::from_push(&report).unwrap());
+    assert_eq!(flow.open_orders(0).count(), 0);
+}

@@ -70,6 +70,7 @@ impl Trader {
                 false
             }
             Err(e) => {
+                tracing::debug!(error = ?e, tag, "request failed");
                 let kind = ErrorKind::of(e);
                 if matches!(kind, ErrorKind::Api(_)) {
                     // An error response is an acknowledgement too.

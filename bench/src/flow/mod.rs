@@ -28,7 +28,10 @@ use crate::client::{
     RespType, Side, TimeInForce, UserEvent, UserEventKind,
 };
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// How many early-closed order ids a flow remembers (see [`Flow::on_execution_report`]).
+pub const EARLY_CLOSED_KEPT: usize = 1024;
 
 /// Relative weights of the kinds of action (any scale; their sum must be positive).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -252,6 +255,11 @@ pub struct Flow {
     bounds: Vec<(u64, u64)>,
     books: Vec<Book>,
     pending: BTreeMap<u64, Pending>,
+    /// Orders an execution report closed before the flow knew them (the push overtook the
+    /// response that placed them), oldest first; at most [`EARLY_CLOSED_KEPT`].
+    early_closed: VecDeque<u64>,
+    /// The same ids, for lookup (an id leaves it when its response comes).
+    early_closed_set: BTreeSet<u64>,
     rng: Rng,
     walk_rng: Rng,
     walk_step: u64,
@@ -308,6 +316,8 @@ impl Flow {
             grids,
             bounds,
             pending: BTreeMap::new(),
+            early_closed: VecDeque::new(),
+            early_closed_set: BTreeSet::new(),
             rng: Rng::new(config.seed),
             walk_rng: Rng::new(config.walk_seed),
             walk_step: 0,
@@ -593,7 +603,8 @@ impl Flow {
             tracing::debug!(response = %result, "unreadable order result");
             return Feedback::default();
         };
-        if ack.status.is_none_or(|s| s.is_open()) {
+        let closed_already = self.early_closed_set.remove(&ack.order_id);
+        if !closed_already && ack.status.is_none_or(|s| s.is_open()) {
             self.books[sym].open.push(OpenOrder {
                 order_id: ack.order_id,
                 side,
@@ -659,7 +670,11 @@ impl Flow {
     }
 
     /// Feeds a user data event: an execution report that closes an own resting order
-    /// (filled, cancelled, expired) removes it.
+    /// (filled, cancelled, expired) removes it. A report may overtake the response that
+    /// placed the order (the exchange pushes reports as it matches, while responses on a
+    /// connection go out in request order): a closing report for an order the flow does not
+    /// know yet is remembered (the last [`EARLY_CLOSED_KEPT`]) so that the response, when it
+    /// comes, does not make the order look open.
     pub fn on_execution_report(&mut self, event: &UserEvent) {
         if event.kind != UserEventKind::ExecutionReport {
             return;
@@ -676,8 +691,33 @@ impl Flow {
             .iter()
             .position(|g| Some(g.name.as_str()) == symbol)
         {
-            self.remove_open(sym, id);
+            let known = self.books[sym].open.iter().any(|o| o.order_id == id);
+            if known {
+                self.remove_open(sym, id);
+            } else if self.pending_new_orders() > 0 {
+                // Possibly one of ours whose response has not arrived yet.
+                if self.early_closed.len() == EARLY_CLOSED_KEPT {
+                    if let Some(old) = self.early_closed.pop_front() {
+                        self.early_closed_set.remove(&old);
+                    }
+                }
+                self.early_closed.push_back(id);
+                self.early_closed_set.insert(id);
+            }
         }
+    }
+
+    /// New orders (placements and moves) awaiting their response.
+    fn pending_new_orders(&self) -> usize {
+        self.pending
+            .values()
+            .filter(|p| {
+                matches!(
+                    p,
+                    Pending::Place { rest: Some(_), .. } | Pending::Replace { .. }
+                )
+            })
+            .count()
     }
 }
 
