@@ -198,6 +198,19 @@ async fn client_methods_against_the_real_gateway() {
         kinds.push(ev.kind);
     }
     assert!(kinds.contains(&UserEventKind::ExecutionReport), "{kinds:?}");
+    // A second subscription on the connection is refused; the first stream carries on.
+    assert!(bob.subscribe_user_data().await.is_err());
+    let small = OrderRequest::market("BTCUSDT", Side::Buy, "0.00200");
+    let again = OrderAck::from_result(&bob.place_order(&small).await.unwrap()).unwrap();
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(5), reports.next())
+            .await
+            .unwrap()
+            .unwrap();
+        if ev.kind == UserEventKind::ExecutionReport && ev.order_id() == Some(again.order_id) {
+            break;
+        }
+    }
 
     // Alice moves the rest, then cancels all; Bob cannot touch Alice's order.
     let moved = OrderRequest::limit(

@@ -608,13 +608,16 @@ impl Client {
     /// `userDataStream.subscribe`: returns the stream of `executionReport` /
     /// `outboundAccountPosition` pushes. Sent as a signed request (`timestamp`, plus `apiKey`
     /// and `signature` unless the session is logged on), which is what this exchange's
-    /// gateway reads. One subscription per client; a second call replaces the first stream.
+    /// gateway reads. One stream per client: a second successful call replaces the first
+    /// stream (this exchange refuses a second subscription on one connection, and then the
+    /// first stream carries on).
     pub async fn subscribe_user_data(&self) -> Result<UserDataStream, ClientError> {
         let capacity = self.inner.config.user_data_queue.max(1);
         let (tx, rx) = mpsc::channel(capacity);
         let dropped = Arc::new(AtomicU64::new(0));
-        // Installed before the request so that no event after the subscription is missed.
-        *lock(&self.inner.shared.user_data) = Some(UserDataSink {
+        // Installed before the request so that no event after the subscription is missed;
+        // the previous stream (if any) is put back if the server refuses.
+        let previous = lock(&self.inner.shared.user_data).replace(UserDataSink {
             tx,
             dropped: Arc::clone(&dropped),
         });
@@ -628,7 +631,7 @@ impl Client {
                 subscription_id: result.get("subscriptionId").and_then(Value::as_u64),
             }),
             Err(e) => {
-                lock(&self.inner.shared.user_data).take();
+                *lock(&self.inner.shared.user_data) = previous;
                 Err(e)
             }
         }
