@@ -167,6 +167,17 @@ pub(super) async fn run(
         );
     }
     t.stats.merge(&t.local);
+    if let Some(dropped) = user
+        .as_ref()
+        .map(UserDataStream::dropped)
+        .filter(|&d| d > 0)
+    {
+        tracing::warn!(
+            trader = index,
+            dropped,
+            "execution reports dropped (the trader fell behind its user data stream)"
+        );
+    }
     tracing::debug!(trader = index, requests = k, ?ending, "trader finished");
     ending
 }
