@@ -158,6 +158,8 @@ impl Shared {
     }
 
     fn dispatch(&self, text: &str) {
+        // Arrival: before parsing, so latency does not depend on the response's size.
+        let arrived = Instant::now();
         let msg: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(error) => {
@@ -174,7 +176,7 @@ impl Shared {
                 let waiter = self.state().pending.remove(&id);
                 match waiter {
                     Some(w) => {
-                        let _ = w.tx.send((Instant::now(), parse_response(msg)));
+                        let _ = w.tx.send((arrived, parse_response(msg)));
                     }
                     None => tracing::debug!(id, "response to a request nobody awaits"),
                 }
