@@ -35,6 +35,11 @@ pub struct NodeConfig {
     pub fanout_capacity: usize,
     /// Size of each journal segment, bytes (a multiple of 8).
     pub segment_bytes: u64,
+    /// How long the events journal's writer lets appends gather before one write + fdatasync
+    /// (`None`: sync whatever is queued at once). The events are a function of the durable
+    /// commands, so this delays only downstream readers of the events journal, never an
+    /// acknowledgement.
+    pub events_sync_interval: Option<std::time::Duration>,
 }
 
 impl NodeConfig {
@@ -51,6 +56,7 @@ impl NodeConfig {
             max_batch: 4096,
             fanout_capacity: 65_536,
             segment_bytes: 64 << 20,
+            events_sync_interval: Some(std::time::Duration::from_millis(2)),
         }
     }
 

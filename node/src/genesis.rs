@@ -143,7 +143,12 @@ pub(crate) fn recover<P: Projection>(
         .map_err(|e| NodeError::io("create data directory", &config.data_dir, e))?;
     let genesis = genesis(&config.data_dir, &config.engine)?;
     let commands = Journal::open(journal_config(config.commands_dir(), config))?;
-    let events = Journal::open(journal_config(config.events_dir(), config))?;
+    // The events journal need not sync as eagerly: every event is a function of durable
+    // commands (recovery rebuilds any it lost), so its fsyncs are grouped to leave the device
+    // to the commands journal, whose fsync is on every acknowledgement's path.
+    let mut events_config = journal_config(config.events_dir(), config);
+    events_config.batch_wait = config.events_sync_interval;
+    let events = Journal::open(events_config)?;
     let mut engine = load_snapshot(&config.commands_dir(), genesis, &mut projection)?;
     let last_command = commands.next_index() - 1;
     if engine.last_cmd_seq() > last_command {

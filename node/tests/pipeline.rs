@@ -120,7 +120,9 @@ fn replies_follow_durability_queries_are_ordered_and_restart_is_exact() {
         }
         // `after` sees the engine exactly as the command left it, even with more queued.
         let a = handle
-            .enqueue_with(limit(4, Side::Buy, 100, 1, 900), |ev, e, _| (ev.seq, e.last_cmd_seq()))
+            .enqueue_with(limit(4, Side::Buy, 100, 1, 900), |ev, e, _| {
+                (ev.seq, e.last_cmd_seq())
+            })
             .unwrap();
         let b = handle.enqueue(limit(4, Side::Buy, 101, 1, 901)).unwrap();
         let (seq, seen) = a.await.unwrap().unwrap();
