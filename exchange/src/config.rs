@@ -424,6 +424,20 @@ mod tests {
         assert_eq!(engine.symbols().count(), 3);
     }
 
+    /// The example in README.md is a valid configuration.
+    #[test]
+    fn the_readme_example_loads() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\n").unwrap() + "```toml\n".len();
+        let len = readme[start..].find("```").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, &readme[start..start + len]).unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.genesis().unwrap().len(), 4);
+        assert_eq!(c.gateway.orders_per_10s, 10_000);
+    }
+
     #[test]
     fn files_override_defaults_and_bad_values_are_named() {
         let dir = tempfile::tempdir().unwrap();

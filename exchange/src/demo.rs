@@ -64,8 +64,32 @@ fn symbols(config: &Config) -> Vec<SymbolSpec> {
         .collect()
 }
 
+/// Raises the per-connection and per-account limits that the demo's own rate would exceed
+/// (each trader is one connection and one account), and says so.
+fn fit_limits(config: &mut Config, traders: usize, rate: u64) {
+    let per_trader = rate.div_ceil(traders.max(1) as u64);
+    // Every demo request weighs at most 4 (order.status); twice the need leaves headroom.
+    let weight = per_trader * 60 * 4 * 2;
+    let orders = per_trader * 10 * 2;
+    let g = &mut config.gateway;
+    if g.request_weight_per_minute < weight
+        || g.orders_per_10s < orders
+        || g.orders_per_day < orders * 8640
+    {
+        g.request_weight_per_minute = g.request_weight_per_minute.max(weight);
+        g.orders_per_10s = g.orders_per_10s.max(orders);
+        g.orders_per_day = g.orders_per_day.max(orders * 8640);
+        println!(
+            "demo: rate limits raised to fit {per_trader} requests/s per trader \
+             (REQUEST_WEIGHT {}/min, ORDERS {}/10s)",
+            g.request_weight_per_minute, g.orders_per_10s
+        );
+    }
+}
+
 /// `exchange demo`.
-pub fn run(config: Config, traders: usize, rate: u64) -> Result<()> {
+pub fn run(mut config: Config, traders: usize, rate: u64) -> Result<()> {
+    fit_limits(&mut config, traders, rate);
     let keys = trader_keys(&config, traders)?;
     let symbols = symbols(&config);
     if symbols.is_empty() {

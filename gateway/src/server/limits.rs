@@ -130,6 +130,7 @@ pub fn take_all(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
