@@ -652,3 +652,81 @@ async fn reqwest_like_get(addr: std::net::SocketAddr, path: &str) -> String {
     s.read_to_string(&mut out).await.unwrap();
     out
 }
+
+/// A client that stops reading is disconnected once its outbound queue stays full; a client
+/// that reads while it sends a burst larger than the queue is served in full, and another
+/// client on the same server is not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_off_alone() {
+    use futures_util::{SinkExt, StreamExt};
+    use std::sync::atomic::Ordering;
+    use tokio_tungstenite::tungstenite::Message;
+    let ex = TestExchange::start(GatewayConfig {
+        outbound_queue: 256,
+        max_in_flight: 128,
+        slow_client_timeout: std::time::Duration::from_millis(500),
+        request_weight_per_minute: u64::MAX / 2,
+        ..GatewayConfig::default()
+    })
+    .await;
+    // A burst larger than the outbound queue from a client that reads while it sends is
+    // served in full.
+    let request = json!({"id": 1, "method": "exchangeInfo", "params": {}}).to_string();
+    let burst = ex.client(BOB).await;
+    let (mut tx, mut rx) = burst.ws.split();
+    let reader = tokio::spawn(async move {
+        let mut ok = 0;
+        while ok < 600 {
+            match rx.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    assert_eq!(v["status"], 200);
+                    ok += 1;
+                }
+                Some(Ok(_)) => {}
+                other => panic!("burst connection ended: {other:?}"),
+            }
+        }
+    });
+    for _ in 0..600 {
+        tx.send(Message::Text(request.clone().into()))
+            .await
+            .unwrap();
+    }
+    reader.await.unwrap();
+    let mut fast = ex.client(BOB).await;
+    let cut = &ex.gateway.metrics.slow_consumers_cut;
+    assert_eq!(cut.load(Ordering::Relaxed), 0);
+    let slow = ex.client(ALICE).await;
+    let (mut sink, mut stream) = slow.ws.split();
+    // Many requests with large answers, and no reading: the kernel's socket buffers fill,
+    // then the outbound queue.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while cut.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < deadline {
+        let send = sink.send(Message::Text(request.clone().into()));
+        match tokio::time::timeout(std::time::Duration::from_millis(200), send).await {
+            Ok(Ok(())) => {}
+            // The server stopped reading (in-flight cap) or dropped the connection.
+            Ok(Err(_)) | Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+        // Meanwhile the fast client is served normally.
+        assert_eq!(fast.call("ping", json!({})).await["status"], 200);
+    }
+    assert_eq!(
+        cut.load(Ordering::Relaxed),
+        1,
+        "the slow client was not cut off"
+    );
+    // The slow client, reading at last, finds the end of its connection.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match stream.next().await {
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => break,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the slow connection was not closed");
+    assert_eq!(fast.call("ping", json!({})).await["status"], 200);
+}

@@ -18,9 +18,12 @@
 //! * At most [`GatewayConfig::max_in_flight`] requests in progress per connection: beyond it
 //!   the server stops reading from that socket until answers go out (TCP backpressure).
 //! * Each connection has an outbound queue of [`GatewayConfig::outbound_queue`] messages.
-//!   A client that stops reading until its queue is full is disconnected (close code 1008,
-//!   "outbound queue full"): the server never buffers without bound and never slows other
-//!   clients for it. Orders it sent before keep their effect; it can reconnect and query them.
+//!   When an answer finds it full, the session stops reading that client's requests until
+//!   the writer makes room; if none is made within [`GatewayConfig::slow_client_timeout`],
+//!   the client is taken not to read and is disconnected. A user-data push that finds the
+//!   queue full disconnects at once (the router never waits for one client). The server never
+//!   buffers without bound and never slows other clients for one. Orders a disconnected
+//!   client sent keep their effect; it can reconnect and query them.
 
 mod dispatch;
 pub mod limits;
@@ -60,6 +63,9 @@ pub struct GatewayConfig {
     pub idle_timeout: Duration,
     /// How often the server pings each connection.
     pub ping_interval: Duration,
+    /// How long an answer may wait for room in a full outbound queue before the client is
+    /// considered not to read and is disconnected.
+    pub slow_client_timeout: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -74,6 +80,7 @@ impl Default for GatewayConfig {
             orders_per_day: 10_000_000,
             idle_timeout: Duration::from_secs(180),
             ping_interval: Duration::from_secs(20),
+            slow_client_timeout: Duration::from_secs(5),
         }
     }
 }

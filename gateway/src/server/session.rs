@@ -126,7 +126,10 @@ async fn run(gateway: Arc<Gateway>, socket: WebSocket, return_rate_limits: bool)
             _ = cut.notified() => break End::SlowConsumer,
             Some(text) = pending.next(), if !pending.is_empty() => {
                 let text: String = text;
-                if !send(&gateway, &out, Message::Text(text.into())) {
+                // A full queue pauses this session (no reading, so the client's own requests
+                // wait in its socket) until the writer makes room; a client that stays
+                // unread for the whole timeout is cut off.
+                if !send_within(&gateway, &out, Message::Text(text.into()), config.slow_client_timeout).await {
                     break End::SlowConsumer;
                 }
             }
@@ -163,8 +166,9 @@ async fn run(gateway: Arc<Gateway>, socket: WebSocket, return_rate_limits: bool)
                 if last_heard.elapsed() > config.idle_timeout {
                     break End::Close(close_frame(1001, "idle timeout"));
                 }
-                if !send(&gateway, &out, Message::Ping(Vec::new().into())) {
-                    break End::SlowConsumer;
+                // A full queue skips this ping (answers are waiting to go out anyway).
+                if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(Message::Ping(Vec::new().into())) {
+                    break End::Peer;
                 }
             }
         }
@@ -216,13 +220,25 @@ enum End {
     Close(Message),
 }
 
-/// Queues a message; false (and the slow-consumer counter) when the queue is full or closed.
-pub(crate) fn send(gateway: &Gateway, out: &mpsc::Sender<Message>, message: Message) -> bool {
+/// Queues a message, waiting up to `timeout` for room; false (and the slow-consumer counter)
+/// when there was none in time, or the queue is closed.
+async fn send_within(
+    gateway: &Gateway,
+    out: &mpsc::Sender<Message>,
+    message: Message,
+    timeout: std::time::Duration,
+) -> bool {
     match out.try_send(message) {
         Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            inc(&gateway.metrics.slow_consumers_cut);
-            false
+        Err(mpsc::error::TrySendError::Full(message)) => {
+            match tokio::time::timeout(timeout, out.send(message)).await {
+                Ok(Ok(())) => true,
+                Ok(Err(_)) => false,
+                Err(_) => {
+                    inc(&gateway.metrics.slow_consumers_cut);
+                    false
+                }
+            }
         }
         Err(mpsc::error::TrySendError::Closed(_)) => false,
     }
