@@ -60,6 +60,20 @@ pub(crate) fn flush_events(
     Ok(())
 }
 
+/// Runs a caller's closure (a reply or a query: it only reads the engine and the projection,
+/// so it cannot leave them half-changed). A panic in it is logged and swallowed: its caller
+/// loses its answer (its channel is dropped), the exchange goes on.
+fn guard(what: &'static str, f: impl FnOnce()) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
+        let msg = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        tracing::error!(what, panic = %msg, "a caller's closure panicked on the matcher thread");
+    }
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -161,14 +175,16 @@ fn main_loop<P: Projection>(
                     // A send error only means nobody subscribes right now.
                     let _ = fanout.send(Arc::clone(&batch));
                     if let Some(reply) = reply {
-                        reply(Ok((batch, engine, projection)));
+                        let (e, p) = (&*engine, &*projection);
+                        guard("reply", || reply(Ok((batch, e, p))));
                     }
                     since_snapshot += 1;
                 }
                 Work::Query(q) => {
                     flush_events(&shared.events, first_event_seq, &mut payloads, &mut spare)?;
                     first_event_seq = engine.last_event_seq() + 1;
-                    q(engine, projection);
+                    let (e, p) = (&*engine, &*projection);
+                    guard("query", || q(e, p));
                 }
                 Work::Stop => {
                     flush_events(&shared.events, first_event_seq, &mut payloads, &mut spare)?;

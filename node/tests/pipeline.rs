@@ -129,6 +129,19 @@ fn replies_follow_durability_queries_are_ordered_and_restart_is_exact() {
         assert_eq!(seq, seen);
         last = b.await.unwrap().unwrap().seq;
         assert_eq!(last, seq + 1);
+        // A closure that panics loses its own answer; the node goes on.
+        let bad = handle.enqueue_with(limit(4, Side::Buy, 102, 1, 902), |_, _, _| -> u64 {
+            panic!("a render bug")
+        });
+        assert!(bad.unwrap().await.is_err());
+        let bad_query = handle.query(|_, _| -> u64 { panic!("a query bug") }).await;
+        assert!(bad_query.is_err());
+        assert!(handle.failure().is_none());
+        last = handle
+            .submit(limit(4, Side::Buy, 103, 1, 903))
+            .await
+            .unwrap()
+            .seq;
         // The query was queued after the 200 orders: it sees all of them.
         assert_eq!(q.await.unwrap(), 200);
         // The broadcast carried the genesis commands and ours, in order.
