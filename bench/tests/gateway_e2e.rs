@@ -8,118 +8,36 @@ use bench::client::{
 };
 use bench::demo::{run, DemoConfig, ErrorKind, TraderKey};
 use bench::flow::SymbolSpec;
-use gateway::api::OrderIndex;
-use gateway::keys::KeyStore;
-use gateway::server::{Gateway, GatewayConfig};
-use matcher::{AccountId, AssetConfig, AssetId, Command, SymbolConfig, SymbolId, TxId};
-use node::{Node, NodeConfig};
-use std::sync::Arc;
+use gateway::server::GatewayConfig;
 use std::time::Duration;
 
 const ACCOUNTS: [u64; 4] = [1001, 1002, 1003, 1004];
 
-/// BTCUSDT: tick 0.01, lot 0.00001, min notional 5 USDT, fees 0.1%; every account holds
-/// 10 BTC and 1,000,000 USDT.
-fn genesis() -> Vec<Command> {
-    let mut g = vec![
-        Command::UpsertAsset(AssetConfig {
-            id: AssetId(1),
-            code: "BTC".into(),
-            scale: 8,
-        }),
-        Command::UpsertAsset(AssetConfig {
-            id: AssetId(3),
-            code: "USDT".into(),
-            scale: 8,
-        }),
-        Command::UpsertSymbol(SymbolConfig {
-            id: SymbolId(1),
-            name: "BTCUSDT".into(),
-            base: AssetId(1),
-            quote: AssetId(3),
-            tick_size: 1_000_000,
-            lot_size: 1_000,
-            min_qty: 1,
-            max_qty: 900_000_000,
-            max_price: 100_000_000,
-            min_notional: 500_000_000,
-            maker_fee_ppm: 1000,
-            taker_fee_ppm: 1000,
-        }),
-    ];
-    for account in ACCOUNTS {
-        for (asset, amount) in [(1u32, 10 * 100_000_000u128), (3, 1_000_000 * 100_000_000)] {
-            g.push(Command::Deposit {
-                account: AccountId(account),
-                asset: AssetId(asset),
-                amount,
-                tx_id: TxId::new(&format!("d{account}-{asset}")).unwrap(),
-            });
-        }
-    }
-    g
-}
-
 struct Exchange {
     url: String,
     keys: Vec<TraderKey>,
-    node: Option<Node<OrderIndex>>,
-    _dir: tempfile::TempDir,
+    _inner: gateway::testing::TestExchange,
 }
 
-impl Drop for Exchange {
-    fn drop(&mut self) {
-        if let Some(node) = self.node.take() {
-            let _ = std::thread::spawn(move || node.shutdown()).join();
-        }
-    }
-}
-
+/// A real node and gateway in-process (`gateway::testing`): BTCUSDT (tick 0.01, lot 0.00001,
+/// min notional 5 USDT, fees 0.1%), every account holding 10 BTC and 1,000,000 USDT.
 async fn start() -> Exchange {
-    let dir = tempfile::tempdir().unwrap();
-    let mut nc = NodeConfig::new(dir.path());
-    nc.genesis = genesis();
-    nc.segment_bytes = 4 << 20;
-    let node = tokio::task::spawn_blocking(move || Node::start(nc, OrderIndex::default()))
+    let inner = gateway::testing::TestExchange::start(GatewayConfig::default(), &ACCOUNTS)
         .await
-        .unwrap()
         .unwrap();
-    let mut store = KeyStore::open(dir.path()).unwrap();
-    let keys = ACCOUNTS
+    let keys = inner
+        .keys
         .iter()
-        .map(|&account| {
-            let k = store.create_key(AccountId(account)).unwrap();
-            TraderKey {
-                account,
-                api_key: k.api_key.clone(),
-                secret: k.secret.expose().to_string(),
-            }
+        .map(|k| TraderKey {
+            account: k.account,
+            api_key: k.api_key.clone(),
+            secret: k.secret.clone(),
         })
         .collect();
-    let handle = node.handle();
-    let genesis_len = genesis().len() as u64;
-    while handle.query(|e, _| e.last_cmd_seq()).await.unwrap() < genesis_len {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let gateway = Gateway::start(
-        handle,
-        store,
-        dir.path().to_path_buf(),
-        GatewayConfig::default(),
-    )
-    .await
-    .unwrap();
-    let app = gateway::server::router(Arc::clone(&gateway));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    // TCP_NODELAY on accepted sockets, as `exchange run` serves.
-    let listener = gateway::server::nodelay(listener);
-    tokio::spawn(async move { axum::serve(listener, app).await });
     Exchange {
-        url: format!("ws://{addr}/ws-api/v3"),
+        url: inner.url(),
         keys,
-        node: Some(node),
-        _dir: dir,
+        _inner: inner,
     }
 }
 

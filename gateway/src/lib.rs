@@ -2,6 +2,7 @@
 //!
 //! * [`server`]: the WebSocket server (`/ws-api/v3`, `/metrics`): sessions, authentication,
 //!   rate limits, the user data stream, cancel-on-disconnect, and the stated limits.
+//! * [`testing`]: an in-process exchange (node + gateway on loopback) for tests and examples.
 //!
 //! The rest is the pure, network-free layer (no sockets, no async runtime):
 //!
@@ -18,4 +19,5 @@ pub mod auth;
 pub mod errors;
 pub mod keys;
 pub mod server;
+pub mod testing;
 pub mod units;

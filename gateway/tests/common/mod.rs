@@ -3,144 +3,37 @@
 #![allow(clippy::unwrap_used, dead_code)]
 
 use futures_util::{SinkExt, StreamExt};
-use gateway::api::OrderIndex;
-use gateway::keys::KeyStore;
-use gateway::server::{Gateway, GatewayConfig};
-use matcher::{AccountId, AssetConfig, AssetId, Command, SymbolConfig, SymbolId, TxId};
-use node::{Node, NodeConfig};
+use gateway::server::GatewayConfig;
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_tungstenite::tungstenite::Message;
 
 pub const ALICE: u64 = 1001;
 pub const BOB: u64 = 1002;
 
-/// BTCUSDT (tick 0.01, lot 0.00001, min notional 5, fees 0.1%) and a halted ETHUSDT; Alice
-/// and Bob funded.
-pub fn genesis() -> Vec<Command> {
-    let symbol = |id, name: &str, base| SymbolConfig {
-        id: SymbolId(id),
-        name: name.into(),
-        base: AssetId(base),
-        quote: AssetId(3),
-        tick_size: 1_000_000,
-        lot_size: 1_000,
-        min_qty: 1,
-        max_qty: 900_000_000,
-        max_price: 100_000_000,
-        min_notional: 500_000_000,
-        maker_fee_ppm: 1000,
-        taker_fee_ppm: 1000,
-    };
-    let mut g = vec![
-        Command::UpsertAsset(AssetConfig {
-            id: AssetId(1),
-            code: "BTC".into(),
-            scale: 8,
-        }),
-        Command::UpsertAsset(AssetConfig {
-            id: AssetId(2),
-            code: "ETH".into(),
-            scale: 8,
-        }),
-        Command::UpsertAsset(AssetConfig {
-            id: AssetId(3),
-            code: "USDT".into(),
-            scale: 8,
-        }),
-        Command::UpsertSymbol(symbol(1, "BTCUSDT", 1)),
-        Command::UpsertSymbol(symbol(2, "ETHUSDT", 2)),
-        Command::HaltSymbol {
-            symbol: SymbolId(2),
-        },
-    ];
-    for account in [ALICE, BOB] {
-        for (asset, amount) in [(1u32, 10 * 100_000_000u128), (3, 1_000_000 * 100_000_000)] {
-            g.push(Command::Deposit {
-                account: AccountId(account),
-                asset: AssetId(asset),
-                amount,
-                tx_id: TxId::new(&format!("d{account}-{asset}")).unwrap(),
-            });
-        }
-    }
-    g
-}
+/// The in-process exchange with Alice and Bob funded, and raw clients for them.
+pub struct TestExchange(pub gateway::testing::TestExchange);
 
-pub struct TestExchange {
-    pub addr: SocketAddr,
-    pub node: Option<Node<OrderIndex>>,
-    pub gateway: Arc<Gateway>,
-    pub keys: Vec<(u64, String, String)>,
-    pub dir: tempfile::TempDir,
+impl std::ops::Deref for TestExchange {
+    type Target = gateway::testing::TestExchange;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl TestExchange {
     pub async fn start(config: GatewayConfig) -> TestExchange {
-        let dir = tempfile::tempdir().unwrap();
-        let mut nc = NodeConfig::new(dir.path());
-        nc.genesis = genesis();
-        nc.segment_bytes = 4 << 20;
-        let path = dir.path().to_path_buf();
-        let node = tokio::task::spawn_blocking(move || Node::start(nc, OrderIndex::default()))
-            .await
-            .unwrap()
-            .unwrap();
-        let mut store = KeyStore::open(dir.path()).unwrap();
-        let mut keys = Vec::new();
-        for account in [ALICE, BOB] {
-            let k = store.create_key(AccountId(account)).unwrap();
-            keys.push((account, k.api_key.clone(), k.secret.expose().to_string()));
-        }
-        let handle = node.handle();
-        // Wait for the genesis commands to be applied.
-        let genesis_len = genesis().len() as u64;
-        while handle.query(|e, _| e.last_cmd_seq()).await.unwrap() < genesis_len {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let gateway = Gateway::start(handle, store, path, config).await.unwrap();
-        let app = gateway::server::router(Arc::clone(&gateway));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(gateway::server::nodelay(listener), app).await });
-        TestExchange {
-            addr,
-            node: Some(node),
-            gateway,
-            keys,
-            dir,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("ws://{}/ws-api/v3", self.addr)
+        TestExchange(
+            gateway::testing::TestExchange::start(config, &[ALICE, BOB])
+                .await
+                .unwrap(),
+        )
     }
 
     pub async fn client(&self, account: u64) -> Client {
-        let (_, key, secret) = self.keys.iter().find(|k| k.0 == account).unwrap().clone();
-        Client::connect(&self.url(), key, secret).await
-    }
-
-    /// Commands journaled so far.
-    pub fn journaled(&self) -> u64 {
-        self.node
-            .as_ref()
-            .unwrap()
-            .handle()
-            .commands_journal()
-            .next_index()
-            - 1
-    }
-}
-
-impl Drop for TestExchange {
-    fn drop(&mut self) {
-        if let Some(node) = self.node.take() {
-            let _ = std::thread::spawn(move || node.shutdown()).join();
-        }
+        let k = self.key(account).unwrap().clone();
+        Client::connect(&self.url(), k.api_key, k.secret).await
     }
 }
 
