@@ -1,4 +1,24 @@
-//! K-lines: candles for 1s .. 1M built only from trade events, persisted to Postgres in batches.
+//! K-lines: candles for 1s .. 1M built only from trade events.
 //!
-//! Not built yet: this crate is reserved by the workspace layout and is filled by the
-//! market-data issue (it depends on the node's events journal).
+//! * [`Interval`]: the sixteen Binance intervals, aligned to UTC (`1w` to Monday 00:00, `1M` to
+//!   the first day of the month, `3d` to multiples of three days since the Unix epoch, as
+//!   Binance aligns them).
+//! * [`Candle`]: every field of a Binance kline, in the matcher's integers (ticks, lots, quote
+//!   minimal units); decimals are formatted at the edge (md-push).
+//! * [`Aggregator`]: folds events into candles. It reads only `Trade` events and their
+//!   command timestamps, so rebuilding from the events journal gives identical candles.
+//!
+//! # Intervals without trades
+//! A candle exists only for an interval that had at least one trade: the REST history
+//! (`GET /api/v3/klines`) omits empty intervals, as Binance does, and nothing is persisted for
+//! them. The live stream (md-push) still reports the current interval when it is empty, as an
+//! open-equals-close candle at the previous close with zero volume and trade ids `-1`, and
+//! closes it on time.
+
+mod aggregator;
+mod candle;
+mod interval;
+
+pub use aggregator::{Aggregator, SeriesKey};
+pub use candle::Candle;
+pub use interval::{Interval, ParseIntervalError};
