@@ -1,6 +1,8 @@
 //! The user data stream: one task follows the node's event broadcast and queues
 //! `executionReport` / `outboundAccountPosition` pushes on the sessions subscribed for each
-//! account touched. It also swaps in a new symbol catalogue when the configuration changes.
+//! account touched, rendering them from its own mirror of the order index (so it never waits
+//! for the matcher thread). It also swaps in a new symbol catalogue when the configuration
+//! changes.
 //!
 //! Bounded everywhere: a session whose outbound queue is full is cut off (its subscription
 //! dropped, the session closed, see [`super`]); if this task itself falls behind the broadcast
@@ -11,6 +13,7 @@
 use super::metrics::inc;
 use super::Gateway;
 use crate::api::user_data;
+use crate::api::OrderIndex;
 use axum::extract::ws::Message;
 use matcher::AccountId;
 use node::CommandEvents;
@@ -95,58 +98,24 @@ impl Registry {
     }
 }
 
-/// Queues the pushes of one command for the subscribed accounts it touched.
-///
-/// The reports read order descriptions (price, original quantity, type) from the order
-/// index on the matcher thread, with one query per command that touches a subscribed
-/// account; states and fills come from the command's own events. The index may already have
-/// applied later commands by then, which changes only what a later amendment changed (the
-/// client order id and original quantity of an order amended in place).
-async fn deliver(gateway: &Gateway, batch: &Arc<CommandEvents>) {
-    if gateway.user_streams.is_empty() {
-        return;
-    }
-    let accounts: Vec<AccountId> = {
-        let map = gateway
-            .user_streams
-            .by_account
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        user_data::touched_accounts(batch)
-            .into_iter()
-            .filter(|a| map.contains_key(a))
-            .collect()
-    };
-    if accounts.is_empty() {
+/// Queues the pushes of one command for the subscribed accounts it touched. `index` is the
+/// router's mirror of the order index, exactly as the command left it.
+fn deliver(gateway: &Gateway, batch: &CommandEvents, index: &OrderIndex) {
+    let registry = &gateway.user_streams;
+    if registry.is_empty() {
         return;
     }
     let markets = gateway.markets();
-    let b = Arc::clone(batch);
-    let rendered = gateway
-        .node
-        .query(move |_, index| {
-            accounts
-                .into_iter()
-                .map(|a| {
-                    let mut events = user_data::execution_reports(&b, a, &markets, index);
-                    events.extend(user_data::account_position(&b, a, &markets));
-                    (a, events)
-                })
-                .collect::<Vec<_>>()
-        })
-        .await;
-    let Ok(rendered) = rendered else {
-        return;
-    };
-    let registry = &gateway.user_streams;
     let mut map = registry
         .by_account
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    for (account, pushes) in rendered {
+    for account in user_data::touched_accounts(batch) {
         let Some(subs) = map.get_mut(&account) else {
             continue;
         };
+        let mut pushes = user_data::execution_reports(batch, account, &markets, index);
+        pushes.extend(user_data::account_position(batch, account, &markets));
         subs.retain(|s| {
             for event in &pushes {
                 let text = user_data::push(s.subscription, event);
@@ -167,28 +136,58 @@ async fn deliver(gateway: &Gateway, batch: &Arc<CommandEvents>) {
     }
 }
 
-/// The routing task: runs until the node's broadcast closes.
+/// A copy of the node's order index and the last command it has applied.
+async fn mirror(gateway: &Gateway) -> Option<(u64, OrderIndex)> {
+    match gateway
+        .node
+        .query(|engine, index| (engine.last_cmd_seq(), index.clone()))
+        .await
+    {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot copy the order index for the user data router");
+            None
+        }
+    }
+}
+
+async fn reload_markets(gateway: &Gateway) {
+    match super::load_markets(&gateway.node).await {
+        Ok(m) => {
+            *gateway
+                .markets
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = Arc::new(m)
+        }
+        Err(e) => tracing::warn!(error = %e, "reloading the symbol catalogue failed"),
+    }
+}
+
+/// The routing task: runs until the node's broadcast closes. It keeps its own mirror of the
+/// order index, fed the same commands as the node's, so rendering a push never waits for the
+/// matcher thread. `events` must have been subscribed before this is called, so the mirror
+/// copied here misses nothing after it.
 pub(crate) async fn route(
     gateway: Arc<Gateway>,
     mut events: broadcast::Receiver<Arc<CommandEvents>>,
 ) {
+    let mut mirror = mirror(&gateway).await;
     loop {
         match events.recv().await {
             Ok(batch) => {
                 if crate::api::Markets::is_changed_by(&batch.events) {
-                    match super::load_markets(&gateway.node).await {
-                        Ok(m) => {
-                            *gateway
-                                .markets
-                                .write()
-                                .unwrap_or_else(PoisonError::into_inner) = Arc::new(m);
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "reloading the symbol catalogue failed")
-                        }
-                    }
+                    reload_markets(&gateway).await;
                 }
-                deliver(&gateway, &batch).await;
+                let Some((applied, index)) = mirror.as_mut() else {
+                    continue;
+                };
+                if batch.seq <= *applied {
+                    // Already in the copy.
+                    continue;
+                }
+                index.apply_events(&batch);
+                *applied = batch.seq;
+                deliver(&gateway, &batch, index);
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(
@@ -197,12 +196,8 @@ pub(crate) async fn route(
                 );
                 inc(&gateway.metrics.user_stream_lagged);
                 gateway.user_streams.cut_all();
-                if let Ok(m) = super::load_markets(&gateway.node).await {
-                    *gateway
-                        .markets
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner) = Arc::new(m);
-                }
+                reload_markets(&gateway).await;
+                mirror = self::mirror(&gateway).await;
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
