@@ -1,0 +1,289 @@
+//! The consumer: follows the events journal, batches, writes, retries.
+
+use crate::batch::Batch;
+use crate::catalog::Catalog;
+use crate::metrics::Metrics;
+use crate::store::{load_consumer, write_batch, WriteOutcome};
+use crate::{schema, SettleError};
+use journal::JournalReader;
+use matcher::{codec, AccountId};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+use tokio_postgres::{Client, NoTls};
+
+/// How settlement runs.
+#[derive(Debug, Clone)]
+pub struct SettlementConfig {
+    /// The events journal directory (`<data_dir>/events`).
+    pub events_dir: PathBuf,
+    /// tokio-postgres connection string (key-value or URL).
+    pub database_url: String,
+    /// Name of the consumer's offset row.
+    pub consumer: String,
+    /// The fee account of the engine's genesis (before any `FeeAccountSet`).
+    pub genesis_fee_account: AccountId,
+    /// Most events in one batch (one transaction). Bounds memory.
+    pub max_batch_events: usize,
+    /// Most trades in one batch.
+    pub max_batch_trades: usize,
+    /// First wait after a failure; doubles up to `retry_max`.
+    pub retry_initial: Duration,
+    /// Longest wait between attempts.
+    pub retry_max: Duration,
+    /// Stop once this event is committed (tests, benchmarks, catch-up runs).
+    pub stop_at: Option<u64>,
+}
+
+impl SettlementConfig {
+    /// Defaults: consumer `settlement`, batches of at most 100,000 events / 20,000 trades,
+    /// retries from 100 ms up to 5 s.
+    pub fn new(events_dir: impl Into<PathBuf>, database_url: impl Into<String>) -> Self {
+        SettlementConfig {
+            events_dir: events_dir.into(),
+            database_url: database_url.into(),
+            consumer: "settlement".into(),
+            genesis_fee_account: AccountId(0),
+            max_batch_events: 100_000,
+            max_batch_trades: 20_000,
+            retry_initial: Duration::from_millis(100),
+            retry_max: Duration::from_secs(5),
+            stop_at: None,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// The offset at the end.
+    pub applied_seq: u64,
+    /// Batches committed by this run.
+    pub batches: u64,
+}
+
+/// Connects, migrates and prepares a session.
+pub async fn connect(url: &str) -> Result<Client, SettleError> {
+    let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "postgres connection ended");
+        }
+    });
+    schema::migrate(&mut client).await?;
+    schema::create_staging(&client).await?;
+    Ok(client)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Follows the journal until `stop` turns true (or `config.stop_at` is reached), retrying
+/// with backoff while Postgres is unavailable. Returns early only on an error that retrying
+/// cannot fix (a corrupt or inconsistent event stream).
+pub async fn run(
+    config: SettlementConfig,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<RunReport, SettleError> {
+    let mut backoff = config.retry_initial;
+    let mut report = RunReport {
+        applied_seq: 0,
+        batches: 0,
+    };
+    loop {
+        if *stop.borrow() {
+            return Ok(report);
+        }
+        match session(&config, &metrics, &mut stop, &mut report).await {
+            Ok(()) => return Ok(report),
+            Err(e) if e.is_retryable() => {
+                metrics.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, wait_ms = backoff.as_millis() as u64, "settlement: postgres unavailable, retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|s| *s) => return Ok(report),
+                }
+                backoff = (backoff * 2).min(config.retry_max);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "settlement stopped");
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// One connection's life: returns `Ok` when asked to stop, an error otherwise.
+async fn session(
+    config: &SettlementConfig,
+    metrics: &Metrics,
+    stop: &mut watch::Receiver<bool>,
+    report: &mut RunReport,
+) -> Result<(), SettleError> {
+    let mut client = connect(&config.database_url).await?;
+    let state = load_consumer(&client, &config.consumer, config.genesis_fee_account).await?;
+    let mut catalog: Catalog = state.catalog;
+    let mut offset = state.last_seq;
+    metrics.applied_seq.store(offset, Ordering::Relaxed);
+    report.applied_seq = offset;
+    tracing::info!(offset, "settlement resumes after event {offset}");
+    let mut reader = JournalReader::open(&config.events_dir, offset + 1)?;
+    loop {
+        if config.stop_at.is_some_and(|s| offset >= s) || *stop.borrow() {
+            return Ok(());
+        }
+        let mut batch = Batch::new(offset, catalog.fee_account);
+        // Wait for the first event, then take whatever else is already durable.
+        let first = tokio::select! {
+            r = reader.next() => r?,
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        };
+        add_record(&mut batch, &mut catalog, &first)?;
+        while batch.events < config.max_batch_events
+            && batch.trades.len() < config.max_batch_trades
+            && config.stop_at.is_none_or(|s| batch.last_seq < s)
+        {
+            match reader.try_next()? {
+                Some(r) => add_record(&mut batch, &mut catalog, &r)?,
+                None => break,
+            }
+        }
+        if let Ok(Some(head)) = journal::durable_file::read(&config.events_dir) {
+            metrics.head_seq.fetch_max(head, Ordering::Relaxed);
+        }
+        metrics
+            .head_seq
+            .fetch_max(batch.last_seq, Ordering::Relaxed);
+        let result = write_batch(&mut client, &config.consumer, &batch, now_ms()).await;
+        match result {
+            Ok(WriteOutcome::Committed) => {
+                offset = batch.last_seq;
+                report.applied_seq = offset;
+                report.batches += 1;
+                metrics.applied_seq.store(offset, Ordering::Relaxed);
+                metrics.batches.fetch_add(1, Ordering::Relaxed);
+                metrics
+                    .events
+                    .fetch_add(batch.events as u64, Ordering::Relaxed);
+                metrics
+                    .trades
+                    .fetch_add(batch.trades.len() as u64, Ordering::Relaxed);
+                metrics
+                    .ledger_rows
+                    .fetch_add(batch.ledger.len() as u64, Ordering::Relaxed);
+                tracing::debug!(
+                    offset,
+                    events = batch.events,
+                    trades = batch.trades.len(),
+                    "batch settled"
+                );
+            }
+            Ok(WriteOutcome::OffsetMoved) => {
+                // Another writer moved the offset: start over from what is committed.
+                let state =
+                    load_consumer(&client, &config.consumer, config.genesis_fee_account).await?;
+                tracing::warn!(
+                    expected = offset,
+                    found = state.last_seq,
+                    "settlement offset moved under us; resuming from the database"
+                );
+                catalog = state.catalog;
+                offset = state.last_seq;
+                reader = JournalReader::open(&config.events_dir, offset + 1)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn add_record(
+    batch: &mut Batch,
+    catalog: &mut Catalog,
+    record: &journal::Record,
+) -> Result<(), SettleError> {
+    let event = codec::decode_event(&record.payload).map_err(|source| SettleError::Decode {
+        index: record.index,
+        source,
+    })?;
+    if event.seq != record.index {
+        return Err(SettleError::Inconsistent {
+            seq: event.seq,
+            reason: format!("stored at journal index {}", record.index),
+        });
+    }
+    batch.add(&event, catalog)
+}
+
+/// A settlement consumer on a thread of its own (with its own single-threaded runtime), so
+/// that neither Postgres nor settlement's CPU work can delay the node's threads or runtime.
+#[derive(Debug)]
+pub struct SettlementHandle {
+    metrics: Arc<Metrics>,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<Result<RunReport, SettleError>>>,
+}
+
+impl SettlementHandle {
+    /// Starts following the journal.
+    pub fn spawn(config: SettlementConfig) -> Result<SettlementHandle, SettleError> {
+        let metrics = Arc::new(Metrics::default());
+        let (stop, stop_rx) = watch::channel(false);
+        let m = Arc::clone(&metrics);
+        let thread = std::thread::Builder::new()
+            .name("settlement".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| SettleError::Node(format!("settlement runtime: {e}")))?;
+                rt.block_on(run(config, m, stop_rx))
+            })
+            .map_err(|e| SettleError::Node(format!("settlement thread: {e}")))?;
+        Ok(SettlementHandle {
+            metrics,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The consumer's counters.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Whether the consumer has stopped (asked to, `stop_at` reached, or a fatal error).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Asks the consumer to stop after the batch in progress and waits for it.
+    pub fn stop(mut self) -> Result<RunReport, SettleError> {
+        let _ = self.stop.send(true);
+        self.join()
+    }
+
+    /// Waits for the consumer to end by itself (`stop_at`, or a fatal error).
+    pub fn join(&mut self) -> Result<RunReport, SettleError> {
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| SettleError::Node("the settlement thread panicked".into()))?,
+            None => Err(SettleError::Node("settlement already joined".into())),
+        }
+    }
+}
+
+impl Drop for SettlementHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
