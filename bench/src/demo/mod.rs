@@ -114,18 +114,27 @@ pub struct DemoConfig {
     pub max_in_flight: usize,
     /// How long a request waits for its response.
     pub request_timeout: Duration,
-    /// Log each connection on with `session.logon` (and have makers subscribe to their
-    /// execution reports, so fills of their resting orders are known at once).
+    /// Log each connection on with `session.logon`; afterwards requests carry no signature.
     pub logon: bool,
     /// After the shutdown signal, how long to wait for responses still in flight.
     pub drain_timeout: Duration,
+    /// Requests due in this first stretch of the run are sent and answered as usual but not
+    /// counted: the report covers the requests due after it.
+    pub warmup: Duration,
+    /// Makers subscribe to their execution reports (signed, when not logged on), so fills of
+    /// their resting orders are known at once.
+    pub user_data: bool,
+    /// Give every new order a `newClientOrderId` and measure, besides the acknowledgement,
+    /// the latency from its intended send time to its first execution report (needs
+    /// [`DemoConfig::user_data`]; only makers subscribe, so only their orders count).
+    pub exec_reports: bool,
 }
 
 impl DemoConfig {
     /// Defaults: a quarter of the traders take (at least one when there are two or more),
     /// [`Mix::MAKER`] and [`Mix::TAKER`], a walk step every 100 ms, 10 ticks of depth,
     /// 20 resting orders per maker and symbol, 256 requests in flight per connection,
-    /// logon on.
+    /// logon on, makers subscribed to their execution reports, no warm-up.
     pub fn new(
         url: impl Into<String>,
         traders: Vec<TraderKey>,
@@ -152,6 +161,9 @@ impl DemoConfig {
             request_timeout: Duration::from_secs(10),
             logon: true,
             drain_timeout: Duration::from_secs(2),
+            warmup: Duration::ZERO,
+            user_data: true,
+            exec_reports: false,
         }
     }
 
@@ -210,8 +222,8 @@ pub enum DemoError {
 /// The outcome of a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DemoReport {
-    /// How long the traders sent (until the shutdown signal; responses drained after it
-    /// still count).
+    /// How long the traders sent after the warm-up (until the shutdown signal; responses
+    /// drained after it still count).
     pub elapsed: Duration,
     /// The target rate.
     pub target_rate: u64,
@@ -225,6 +237,12 @@ pub struct DemoReport {
     pub errors: BTreeMap<ErrorKind, u64>,
     /// Acknowledgement latency from the intended send time, microseconds.
     pub latency: LatencySummary,
+    /// How late requests went on the wire after their intended send time (the generator's
+    /// own lag, part of [`DemoReport::latency`]), microseconds.
+    pub send_lag: LatencySummary,
+    /// Latency from a new order's intended send time to its first execution report,
+    /// microseconds (empty unless [`DemoConfig::exec_reports`]).
+    pub exec_report_latency: LatencySummary,
     /// Traders whose connection closed before the end.
     pub disconnected: usize,
 }
@@ -338,14 +356,14 @@ pub async fn run_with_stats(
         )
         .await
         .map_err(err)?;
-        let user_data = if config.logon {
+        if config.logon {
             client.logon().await.map_err(err)?;
-            match config.role(index) {
-                Role::Maker => Some(client.subscribe_user_data().await.map_err(err)?),
-                Role::Taker => None,
+        }
+        let user_data = match config.role(index) {
+            Role::Maker if config.user_data => {
+                Some(client.subscribe_user_data().await.map_err(err)?)
             }
-        } else {
-            None
+            _ => None,
         };
         clients.push((client, user_data));
     }
@@ -365,6 +383,8 @@ pub async fn run_with_stats(
             period: Duration::from_nanos(period_ns),
             walk_interval: config.walk_interval,
             drain_timeout: config.drain_timeout,
+            measure_from: (start + config.warmup).into_std(),
+            exec_reports: config.exec_reports && config.user_data,
         };
         tasks.push(tokio::spawn(trader::run(
             i,
@@ -401,13 +421,15 @@ pub async fn run_with_stats(
         }
     }
     Ok(DemoReport {
-        elapsed,
+        elapsed: elapsed.saturating_sub(config.warmup),
         target_rate: config.rate,
         sent: stats.sent(),
         responses: stats.responses(),
         trades: stats.trades(),
         errors: stats.errors(),
         latency: stats.latency(),
+        send_lag: stats.send_lag(),
+        exec_report_latency: stats.exec_report_latency(),
         disconnected,
     })
 }

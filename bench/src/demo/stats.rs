@@ -33,6 +33,8 @@ pub enum ErrorKind {
     Timeout,
     /// The connection closed with the request in flight.
     Closed,
+    /// Still unanswered when the run's drain timeout ended.
+    Unanswered,
     /// Anything else (a malformed response, a request that could not be built).
     Other,
 }
@@ -55,6 +57,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Api(code) => write!(f, "{code}"),
             ErrorKind::Timeout => f.write_str("timeout"),
             ErrorKind::Closed => f.write_str("closed"),
+            ErrorKind::Unanswered => f.write_str("unanswered"),
             ErrorKind::Other => f.write_str("other"),
         }
     }
@@ -118,6 +121,8 @@ impl QuantileRatio for Histogram<u64> {
 struct Histograms {
     total: Histogram<u64>,
     interval: Histogram<u64>,
+    send_lag: Histogram<u64>,
+    exec_report: Histogram<u64>,
 }
 
 #[derive(Debug)]
@@ -188,6 +193,8 @@ impl Stats {
             hist: Mutex::new(Histograms {
                 total: new_histogram(),
                 interval: new_histogram(),
+                send_lag: new_histogram(),
+                exec_report: new_histogram(),
             }),
             last: Mutex::new(Mark {
                 at: now,
@@ -210,11 +217,19 @@ impl Stats {
 
     /// A failed request. Error responses from the server count as responses too.
     pub fn record_error(&self, kind: ErrorKind) {
-        if matches!(kind, ErrorKind::Api(_)) {
-            self.responses.fetch_add(1, Ordering::Relaxed);
+        self.record_errors(kind, 1);
+    }
+
+    /// `n` failed requests of one kind.
+    pub fn record_errors(&self, kind: ErrorKind, n: u64) {
+        if n == 0 {
+            return;
         }
-        self.errors_total.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.errors).entry(kind).or_default() += 1;
+        if matches!(kind, ErrorKind::Api(_)) {
+            self.responses.fetch_add(n, Ordering::Relaxed);
+        }
+        self.errors_total.fetch_add(n, Ordering::Relaxed);
+        *lock(&self.errors).entry(kind).or_default() += n;
     }
 
     /// Adds a trader's local latency histogram (which the caller then resets).
@@ -226,6 +241,17 @@ impl Stats {
         // Same bounds on both sides: `add` cannot fail; clamped values keep it so.
         let _ = h.total.add(local);
         let _ = h.interval.add(local);
+    }
+
+    /// Adds a trader's local histograms of send lag (intended send time to the moment the
+    /// request was queued on its connection) and of execution report latency.
+    pub fn merge_secondary(&self, send_lag: &Histogram<u64>, exec_report: &Histogram<u64>) {
+        if send_lag.is_empty() && exec_report.is_empty() {
+            return;
+        }
+        let mut h = lock(&self.hist);
+        let _ = h.send_lag.add(send_lag);
+        let _ = h.exec_report.add(exec_report);
     }
 
     /// Requests sent.
@@ -256,6 +282,16 @@ impl Stats {
     /// Latency percentiles over the whole run.
     pub fn latency(&self) -> LatencySummary {
         LatencySummary::of(&lock(&self.hist).total)
+    }
+
+    /// Send lag percentiles over the whole run (see [`Stats::merge_secondary`]).
+    pub fn send_lag(&self) -> LatencySummary {
+        LatencySummary::of(&lock(&self.hist).send_lag)
+    }
+
+    /// Execution report latency percentiles over the whole run.
+    pub fn exec_report_latency(&self) -> LatencySummary {
+        LatencySummary::of(&lock(&self.hist).exec_report)
     }
 
     /// Time since the statistics were created.

@@ -2,10 +2,11 @@
 
 use super::stats::{new_histogram, record_latency, ErrorKind, Stats};
 use crate::client::{Client, ClientError, PendingResponse, UserDataStream, UserEvent};
-use crate::flow::Flow;
+use crate::flow::{ActionKind, Flow};
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,6 +16,12 @@ use tokio::sync::watch;
 /// How often a trader merges its local latency histogram into the shared one.
 const MERGE_EVERY: Duration = Duration::from_millis(100);
 
+/// Most requests a trader sends in one go before it looks at responses again.
+const SEND_BURST: usize = 64;
+
+/// How long a new order waits for its first execution report before it is forgotten.
+const EXEC_REPORT_WAIT: Duration = Duration::from_secs(10);
+
 /// A trader's schedule.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Plan {
@@ -23,6 +30,18 @@ pub(super) struct Plan {
     pub period: Duration,
     pub walk_interval: Duration,
     pub drain_timeout: Duration,
+    /// Requests due before this are not counted (warm-up).
+    pub measure_from: Instant,
+    /// Measure new orders' execution report latency.
+    pub exec_reports: bool,
+}
+
+impl Plan {
+    /// When request `k` is due.
+    fn due(&self, k: u64) -> tokio::time::Instant {
+        let since_start = u64::try_from(self.period.as_nanos() * u128::from(k)).unwrap_or(u64::MAX);
+        self.start + self.offset + Duration::from_nanos(since_start)
+    }
 }
 
 /// How a trader ended.
@@ -55,14 +74,57 @@ struct Trader {
     flow: Flow,
     stats: Arc<Stats>,
     local: hdrhistogram::Histogram<u64>,
+    send_lag: hdrhistogram::Histogram<u64>,
+    exec_report: hdrhistogram::Histogram<u64>,
+    measure_from: Instant,
+    /// Counted requests sent and not yet completed.
+    measured_in_flight: u64,
+    /// Intended send times of counted new orders awaiting their first execution report,
+    /// by `clientOrderId`.
+    awaiting_report: HashMap<String, Instant>,
+}
+
+fn micros_between(from: Instant, to: Instant) -> u64 {
+    u64::try_from(to.saturating_duration_since(from).as_micros()).unwrap_or(u64::MAX)
 }
 
 impl Trader {
+    fn merge(&mut self) {
+        self.stats.merge(&self.local);
+        self.local.reset();
+        self.stats
+            .merge_secondary(&self.send_lag, &self.exec_report);
+        self.send_lag.reset();
+        self.exec_report.reset();
+    }
+
+    /// Feeds a user data event to the flow and, when it is the first execution report of a
+    /// counted new order, records its latency.
+    fn on_event(&mut self, event: &UserEvent) {
+        if !self.awaiting_report.is_empty() {
+            if let Some(id) = event.event.get("c").and_then(Value::as_str) {
+                if let Some(due) = self.awaiting_report.remove(id) {
+                    record_latency(&mut self.exec_report, micros_between(due, Instant::now()));
+                }
+            }
+        }
+        self.flow.on_execution_report(event);
+    }
+
+    /// Forgets new orders that never got an execution report (rejected ones).
+    fn prune_awaiting(&mut self, now: Instant) {
+        self.awaiting_report
+            .retain(|_, due| now.saturating_duration_since(*due) < EXEC_REPORT_WAIT);
+    }
+
     /// Accounts for one completed request; true when the connection is gone.
     fn complete(&mut self, (tag, due, arrived, result): Done) -> bool {
-        let us =
-            u64::try_from(arrived.saturating_duration_since(due).as_micros()).unwrap_or(u64::MAX);
+        let us = micros_between(due, arrived);
         let feedback = self.flow.on_result(tag, &result);
+        if due < self.measure_from {
+            return matches!(result, Err(ClientError::Closed));
+        }
+        self.measured_in_flight = self.measured_in_flight.saturating_sub(1);
         match &result {
             Ok(_) => {
                 record_latency(&mut self.local, us);
@@ -97,17 +159,22 @@ pub(super) async fn run(
         flow,
         stats,
         local: new_histogram(),
+        send_lag: new_histogram(),
+        exec_report: new_histogram(),
+        measure_from: plan.measure_from,
+        measured_in_flight: 0,
+        awaiting_report: HashMap::new(),
     };
     let mut in_flight: InFlight = FuturesUnordered::new();
     let mut k: u64 = 0;
     let mut next_merge = tokio::time::Instant::now() + MERGE_EVERY;
     let walk_ns = plan.walk_interval.as_nanos().max(1);
     let mut ending = Ending::Stopped;
+    // Branches are polled in random order (no `biased`), so neither a stream of responses
+    // nor a backlog of due requests starves the other.
     'run: loop {
-        let since_start = u64::try_from(plan.period.as_nanos() * u128::from(k)).unwrap_or(u64::MAX);
-        let due = plan.start + plan.offset + Duration::from_nanos(since_start);
+        let due = plan.due(k);
         tokio::select! {
-            biased;
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
                     break 'run;
@@ -120,34 +187,63 @@ pub(super) async fn run(
                 }
             }
             event = next_event(&mut user) => match event {
-                Some(e) => t.flow.on_execution_report(&e),
+                Some(e) => t.on_event(&e),
                 None => user = None,
             },
             () = tokio::time::sleep_until(next_merge) => {
-                t.stats.merge(&t.local);
-                t.local.reset();
+                t.merge();
+                t.prune_awaiting(Instant::now());
                 next_merge += MERGE_EVERY;
             }
             () = tokio::time::sleep_until(due) => {
-                let step = due.saturating_duration_since(plan.start).as_nanos() / walk_ns;
-                t.flow.advance_to(u64::try_from(step).unwrap_or(u64::MAX));
-                let action = t.flow.next_action();
-                let due_std = due.into_std();
-                match client.start_signed(action.method(), action.params()).await {
-                    Ok(pending) => {
-                        t.stats.record_sent();
-                        track(&mut in_flight, action.tag, due_std, pending);
+                // Every request due by now, up to a burst.
+                let now = tokio::time::Instant::now();
+                for _ in 0..SEND_BURST {
+                    let due = plan.due(k);
+                    if due > now {
+                        break;
                     }
-                    Err(e) => {
-                        let closed = matches!(e, ClientError::Closed);
-                        t.complete((action.tag, due_std, Instant::now(), Err(e)));
-                        if closed {
-                            ending = Ending::Disconnected;
-                            break 'run;
+                    let step = due.saturating_duration_since(plan.start).as_nanos() / walk_ns;
+                    t.flow.advance_to(u64::try_from(step).unwrap_or(u64::MAX));
+                    let mut action = t.flow.next_action();
+                    let due_std = due.into_std();
+                    let measured = due_std >= plan.measure_from;
+                    if plan.exec_reports && measured {
+                        if let ActionKind::Place(o) | ActionKind::Replace { order: o, .. } =
+                            &mut action.kind
+                        {
+                            let id = format!("lb{index}x{k}");
+                            o.client_order_id = Some(id.clone());
+                            t.awaiting_report.insert(id, due_std);
+                        }
+                    }
+                    k += 1;
+                    match client.start_signed(action.method(), action.params()).await {
+                        Ok(pending) => {
+                            if measured {
+                                t.stats.record_sent();
+                                t.measured_in_flight += 1;
+                                record_latency(
+                                    &mut t.send_lag,
+                                    micros_between(due_std, Instant::now()),
+                                );
+                            }
+                            track(&mut in_flight, action.tag, due_std, pending);
+                        }
+                        Err(e) => {
+                            let closed = matches!(e, ClientError::Closed);
+                            if measured {
+                                // Counted as failed without having been sent.
+                                t.measured_in_flight += 1;
+                            }
+                            t.complete((action.tag, due_std, Instant::now(), Err(e)));
+                            if closed {
+                                ending = Ending::Disconnected;
+                                break 'run;
+                            }
                         }
                     }
                 }
-                k += 1;
             }
         }
     }
@@ -163,10 +259,13 @@ pub(super) async fn run(
     {
         tracing::warn!(
             trader = index,
+            unanswered = t.measured_in_flight,
             "responses still in flight after the drain timeout"
         );
     }
-    t.stats.merge(&t.local);
+    t.stats
+        .record_errors(ErrorKind::Unanswered, t.measured_in_flight);
+    t.merge();
     if let Some(dropped) = user
         .as_ref()
         .map(UserDataStream::dropped)

@@ -1,0 +1,415 @@
+//! One load run's report (a table for people, JSON for machines) and the bar it is held to.
+
+use super::is_flow_race;
+use crate::demo::{group_thousands, DemoReport, ErrorKind, LatencySummary};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What the load ran against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// The exchange (a node's WebSocket API).
+    Exchange,
+    /// The echo server.
+    Echo,
+}
+
+/// Latency percentiles, microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Percentiles {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p99_9: u64,
+    /// 99.99th percentile.
+    pub p99_99: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+impl From<LatencySummary> for Percentiles {
+    fn from(l: LatencySummary) -> Self {
+        Percentiles {
+            count: l.count,
+            p50: l.p50,
+            p90: l.p90,
+            p99: l.p99,
+            p99_9: l.p999,
+            p99_99: l.p9999,
+            max: l.max,
+        }
+    }
+}
+
+/// The settings a run used (for the record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunSettings {
+    /// What the load ran against.
+    pub target: Target,
+    /// The WebSocket API address.
+    pub url: String,
+    /// Offered requests per second.
+    pub target_rate: u64,
+    /// Measured seconds (after the warm-up).
+    pub duration_s: u64,
+    /// Warm-up seconds (sent, not counted).
+    pub warmup_s: u64,
+    /// Connections (one trader each).
+    pub connections: usize,
+    /// Distinct accounts.
+    pub accounts: usize,
+    /// The mix, as given.
+    pub mix: String,
+    /// Symbols traded.
+    pub symbols: Vec<String>,
+    /// `sign` (every request signed) or `logon` (`session.logon`, then unsigned).
+    pub auth: String,
+    /// Most requests in flight per connection.
+    pub max_in_flight: usize,
+}
+
+/// A run's outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    /// The settings.
+    pub settings: RunSettings,
+    /// Counted requests sent.
+    pub sent: u64,
+    /// Responses to them (successes and error responses).
+    pub responses: u64,
+    /// Responses per second over the measured time.
+    pub achieved_rate: u64,
+    /// Measured milliseconds (from the end of the warm-up to the stop).
+    pub elapsed_ms: u64,
+    /// Trades (fills in responses).
+    pub trades: u64,
+    /// Failed requests by error code (`timeout`, `closed`, `unanswered`, `other`, or the
+    /// Binance code).
+    pub errors: BTreeMap<String, u64>,
+    /// Failed requests other than order-flow races ([`is_flow_race`]).
+    pub failures: u64,
+    /// Acknowledgement latency from the intended send time.
+    pub ack_latency_us: Percentiles,
+    /// New orders' latency from the intended send time to their first execution report
+    /// (`None` unless measured).
+    pub exec_report_latency_us: Option<Percentiles>,
+    /// How late requests were queued on their connection after their intended send time
+    /// (the load generator's own lag, part of the ack latency).
+    pub send_lag_us: Percentiles,
+    /// Connections that closed during the run.
+    pub disconnected: usize,
+    /// `/proc/loadavg` before the run (1, 5, 15 minutes).
+    pub load_before: String,
+    /// `/proc/loadavg` after the run.
+    pub load_after: String,
+}
+
+/// Failed requests that are not order-flow races.
+pub fn failures(errors: &BTreeMap<ErrorKind, u64>) -> u64 {
+    errors
+        .iter()
+        .filter(|(k, _)| !matches!(k, ErrorKind::Api(code) if is_flow_race(*code)))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+impl RunReport {
+    /// Builds the report from the traders' outcome.
+    pub fn new(
+        settings: RunSettings,
+        demo: &DemoReport,
+        exec_reports: bool,
+        load_before: String,
+        load_after: String,
+    ) -> RunReport {
+        RunReport {
+            settings,
+            sent: demo.sent,
+            responses: demo.responses,
+            achieved_rate: demo.responses_per_sec(),
+            elapsed_ms: u64::try_from(demo.elapsed.as_millis()).unwrap_or(u64::MAX),
+            trades: demo.trades,
+            errors: demo
+                .errors
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect(),
+            failures: failures(&demo.errors),
+            ack_latency_us: demo.latency.into(),
+            exec_report_latency_us: exec_reports.then(|| demo.exec_report_latency.into()),
+            send_lag_us: demo.send_lag.into(),
+            disconnected: demo.disconnected,
+            load_before,
+            load_after,
+        }
+    }
+
+    /// Whether the run met the bar: p99 acknowledgement latency at most `p99_limit_us`, no
+    /// failures, no lost connection, and at least 99% of the offered rate achieved.
+    pub fn verdict(&self, p99_limit_us: u64) -> Verdict {
+        let offered = self.settings.target_rate;
+        if self.failures > 0 || self.disconnected > 0 {
+            Verdict::Failed {
+                why: format!(
+                    "{} failed requests, {} connections lost",
+                    self.failures, self.disconnected
+                ),
+            }
+        } else if u128::from(self.achieved_rate) * 100 < u128::from(offered) * 99 {
+            Verdict::Failed {
+                why: format!(
+                    "achieved {} of {} requests/s offered",
+                    group_thousands(self.achieved_rate),
+                    group_thousands(offered)
+                ),
+            }
+        } else if self.ack_latency_us.count == 0 {
+            Verdict::Failed {
+                why: "no acknowledgement measured".into(),
+            }
+        } else if self.ack_latency_us.p99 > p99_limit_us {
+            Verdict::Failed {
+                why: format!(
+                    "p99 {} us is above {} us",
+                    self.ack_latency_us.p99, p99_limit_us
+                ),
+            }
+        } else {
+            Verdict::Met
+        }
+    }
+}
+
+/// A run held to the bar.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "lowercase")]
+pub enum Verdict {
+    /// Met.
+    Met,
+    /// Not met, and why.
+    Failed {
+        /// The first reason found.
+        why: String,
+    },
+}
+
+fn ms(us: u64) -> String {
+    format!("{}.{:03}", us / 1_000, us % 1_000)
+}
+
+/// The table header of [`RunReport::row`].
+pub const ROW_HEADER: &str = "   offered/s   achieved/s   p50 ms   p90 ms   p99 ms p99.9 ms p99.99 ms   max ms  failures  load(1m)";
+
+impl RunReport {
+    /// One line of a sweep table (see [`ROW_HEADER`]).
+    pub fn row(&self) -> String {
+        let l = &self.ack_latency_us;
+        format!(
+            "{:>12} {:>12} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9}  {}",
+            group_thousands(self.settings.target_rate),
+            group_thousands(self.achieved_rate),
+            ms(l.p50),
+            ms(l.p90),
+            ms(l.p99),
+            ms(l.p99_9),
+            ms(l.p99_99),
+            ms(l.max),
+            self.failures,
+            self.load_before.split_whitespace().next().unwrap_or("-")
+        )
+    }
+}
+
+fn write_percentiles(f: &mut fmt::Formatter<'_>, name: &str, l: &Percentiles) -> fmt::Result {
+    writeln!(
+        f,
+        "{name:<26} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        ms(l.p50),
+        ms(l.p90),
+        ms(l.p99),
+        ms(l.p99_9),
+        ms(l.p99_99),
+        ms(l.max),
+        group_thousands(l.count)
+    )
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.settings;
+        let target = match s.target {
+            Target::Exchange => "exchange",
+            Target::Echo => "echo server",
+        };
+        writeln!(f, "target       {target} at {}", s.url)?;
+        writeln!(
+            f,
+            "load         {} requests/s offered for {} s after {} s warm-up; {} connections, {} accounts, max {} in flight each",
+            group_thousands(s.target_rate),
+            s.duration_s,
+            s.warmup_s,
+            s.connections,
+            s.accounts,
+            s.max_in_flight
+        )?;
+        writeln!(
+            f,
+            "flow         mix {}, symbols {}, auth {}",
+            s.mix,
+            s.symbols.join(","),
+            s.auth
+        )?;
+        writeln!(
+            f,
+            "machine load {} before, {} after (/proc/loadavg 1/5/15 min)",
+            self.load_before, self.load_after
+        )?;
+        writeln!(
+            f,
+            "achieved     {} responses/s ({} sent, {} responses in {} ms), {} trades",
+            group_thousands(self.achieved_rate),
+            group_thousands(self.sent),
+            group_thousands(self.responses),
+            self.elapsed_ms,
+            group_thousands(self.trades)
+        )?;
+        writeln!(
+            f,
+            "{:<26} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+            "latency (ms)", "p50", "p90", "p99", "p99.9", "p99.99", "max", "count"
+        )?;
+        write_percentiles(f, "ack from intended send", &self.ack_latency_us)?;
+        if let Some(e) = &self.exec_report_latency_us {
+            write_percentiles(f, "exec report from intended", e)?;
+        }
+        write_percentiles(f, "send lag (generator)", &self.send_lag_us)?;
+        let errors: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        write!(
+            f,
+            "errors       {} (failures, not counting order-flow races: {}){}",
+            if errors.is_empty() {
+                "none".to_string()
+            } else {
+                errors.join(", ")
+            },
+            self.failures,
+            if self.disconnected > 0 {
+                format!("; {} connections lost", self.disconnected)
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn demo(responses: u64, p99: u64, errors: &[(ErrorKind, u64)]) -> DemoReport {
+        DemoReport {
+            elapsed: Duration::from_secs(10),
+            target_rate: 1_000,
+            sent: responses,
+            responses,
+            trades: 3,
+            errors: errors.iter().copied().collect(),
+            latency: LatencySummary {
+                count: responses,
+                p50: 100,
+                p90: 200,
+                p99,
+                p999: p99 + 1,
+                p9999: p99 + 2,
+                max: p99 + 3,
+            },
+            send_lag: LatencySummary::default(),
+            exec_report_latency: LatencySummary::default(),
+            disconnected: 0,
+        }
+    }
+
+    fn settings() -> RunSettings {
+        RunSettings {
+            target: Target::Exchange,
+            url: "ws://x/ws-api/v3".into(),
+            target_rate: 1_000,
+            duration_s: 10,
+            warmup_s: 1,
+            connections: 2,
+            accounts: 2,
+            mix: "exchange-core".into(),
+            symbols: vec!["BTCUSDT".into()],
+            auth: "sign".into(),
+            max_in_flight: 64,
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let race = ErrorKind::Api(-2011);
+        for (responses, p99, errors, met) in [
+            (10_000, 10_000, vec![], true),
+            (10_000, 10_001, vec![], false),
+            (10_000, 500, vec![(race, 40)], true),
+            (10_000, 500, vec![(ErrorKind::Api(-2010), 1)], false),
+            (10_000, 500, vec![(ErrorKind::Timeout, 1)], false),
+            (10_000, 500, vec![(ErrorKind::Unanswered, 1)], false),
+            // 99% of 1,000/s over 10 s is 9,900 responses.
+            (9_900, 500, vec![], true),
+            (9_899, 500, vec![], false),
+            (0, 0, vec![], false),
+        ] {
+            let r = RunReport::new(
+                settings(),
+                &demo(responses, p99, &errors),
+                false,
+                "0.1 0.2 0.3".into(),
+                "0.4 0.5 0.6".into(),
+            );
+            assert_eq!(
+                r.verdict(10_000) == Verdict::Met,
+                met,
+                "{responses} {p99} {errors:?}: {:?}",
+                r.verdict(10_000)
+            );
+        }
+    }
+
+    #[test]
+    fn json_and_table_carry_the_numbers() {
+        let r = RunReport::new(
+            settings(),
+            &demo(10_000, 1_234, &[(ErrorKind::Api(-2011), 5)]),
+            true,
+            "0.1 0.2 0.3".into(),
+            "0.4 0.5 0.6".into(),
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["achieved_rate"], 1_000);
+        assert_eq!(v["ack_latency_us"]["p99"], 1_234);
+        assert_eq!(v["ack_latency_us"]["p99_9"], 1_235);
+        assert_eq!(v["errors"]["-2011"], 5);
+        assert_eq!(v["failures"], 0);
+        assert_eq!(v["settings"]["target"], "exchange");
+        assert!(v["exec_report_latency_us"].is_object());
+        let table = r.to_string();
+        assert!(table.contains("achieved     1,000 responses/s"), "{table}");
+        assert!(table.contains("ack from intended send         0.100     0.200     1.234     1.235     1.236     1.237     10,000"), "{table}");
+        assert!(r.row().contains("1.234"), "{}", r.row());
+    }
+}

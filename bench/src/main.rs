@@ -1,0 +1,575 @@
+//! `bench`: open-loop load over real WebSocket connections against the exchange (a running
+//! node, or one it starts), a sweep of rising rates, and the loopback limit measured with an
+//! echo server. See `bench --help` and docs/benchmarks.md.
+
+use anyhow::{bail, Context, Result};
+use bench::demo::{run_with_stats, DemoConfig, Stats, TraderKey};
+use bench::flow::Mix;
+use bench::load::report::{RunReport, RunSettings, Target, Verdict, ROW_HEADER};
+use bench::load::server::{ChildServer, NodeSetup, SpawnedNode};
+use bench::load::{builtin_symbol, keys::parse_keys, parse_mix, MixChoice};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    version,
+    about = "Open-loop load over real WebSocket connections to the exchange",
+    long_about = "Open-loop load over real WebSocket connections to the exchange.\n\n\
+        Each connection is a trader sending Binance WebSocket API requests (order.place, \
+        order.cancel, order.cancelReplace) from a seeded, realistic order flow at its share of \
+        the offered rate. Request k of a connection is due at a fixed time; it is sent then (or \
+        at once when the generator is behind), and its latency runs from that intended send \
+        time to the arrival of its response, so a stalled server cannot hide its stall \
+        (no coordinated omission). Latencies go into hdrhistograms (1 us resolution up to \
+        60 s, 3 significant digits).\n\n\
+        Without --url, a node is started for every run: `exchange run` (the binary next to \
+        this one, or --exchange-bin) in a fresh data directory under --node-dir, with \
+        durable journaling (fdatasync) as always, rate limits lifted, every account funded, \
+        and one API key per account from `exchange keys create`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// One run at a fixed offered rate: latency percentiles, achieved rate, errors by code.
+    Run {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Offered requests per second, over all connections.
+        #[arg(long, default_value_t = 50_000)]
+        rate: u64,
+        /// Measured seconds (after the warm-up).
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+    },
+    /// Raises the offered rate step by step (a fresh node for each step when the bench
+    /// starts it) until a step misses the bar (p99 above --p99-limit-us, a failed request, a
+    /// lost connection, or less than 99% of the offered rate achieved); reports the highest
+    /// rate that met it.
+    Sweep {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// The first rates to try, in order; after the last, the rate doubles each step.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "10000,25000,50000,100000,200000"
+        )]
+        rates: Vec<u64>,
+        /// No step above this rate.
+        #[arg(long, default_value_t = 3_200_000)]
+        max_rate: u64,
+        /// Measured seconds per step (after each step's warm-up).
+        #[arg(long, default_value_t = 10)]
+        step_duration: u64,
+        /// The bar: p99 acknowledgement latency at most this many microseconds.
+        #[arg(long, default_value_t = 10_000)]
+        p99_limit_us: u64,
+    },
+    /// The same load against a trivial WebSocket echo server (started as a separate process,
+    /// like the node): what this machine's loopback, WebSocket framing and this client reach
+    /// with no exchange behind them. Offer far more than can be served: the achieved rate
+    /// is the limit.
+    Limit {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Offered requests per second (far above what can be served, to saturate).
+        #[arg(long, default_value_t = 2_000_000)]
+        rate: u64,
+        /// Measured seconds (after the warm-up).
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+    },
+    /// Runs the echo server alone until killed (what `limit` starts); prints
+    /// `echo listening on ws://ADDR/ws-api/v3`.
+    EchoServer {
+        /// Listen address (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+}
+
+/// How requests are authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Auth {
+    /// Every request signed with HMAC-SHA256 (apiKey, timestamp, signature), as Binance
+    /// documents for signed requests.
+    Sign,
+    /// `session.logon` once per connection (signed); afterwards requests carry only a
+    /// timestamp.
+    Logon,
+}
+
+impl Auth {
+    fn as_str(self) -> &'static str {
+        match self {
+            Auth::Sign => "sign",
+            Auth::Logon => "logon",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+struct LoadArgs {
+    /// WebSocket API of a running node (ws://HOST:PORT/ws-api/v3); needs --keys-file. Without
+    /// it, the bench starts a node itself.
+    #[arg(long, requires = "keys_file")]
+    url: Option<String>,
+    /// API keys for --url: the output of `exchange keys create`, one block per account,
+    /// concatenated. Connection i uses key i modulo their number.
+    #[arg(long)]
+    keys_file: Option<PathBuf>,
+    /// The `exchange` binary for a node the bench starts [default: `exchange` next to this
+    /// binary].
+    #[arg(long)]
+    exchange_bin: Option<PathBuf>,
+    /// Where the started node's temporary data directory goes; it must be on the disk being
+    /// measured (the journals fdatasync there) [default: the system temp directory].
+    #[arg(long)]
+    node_dir: Option<PathBuf>,
+    /// Connections, each one trader with its own order flow.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Accounts the connections trade for (connection i uses account i modulo this)
+    /// [default: one per connection]. With --url, at most the keys given.
+    #[arg(long)]
+    accounts: Option<usize>,
+    /// First account number of a started node (accounts are consecutive).
+    #[arg(long, default_value_t = 1001)]
+    first_account: u64,
+    /// Seconds of load before measuring (sent and answered, not counted).
+    #[arg(long, default_value_t = 5)]
+    warmup: u64,
+    /// The order flow's mix: `exchange-core` (9% GTC, 3% IOC, 6% cancel, 82% move, on every
+    /// connection), `maker-taker` (a quarter of the connections take with IOC and MARKET
+    /// orders, the rest quote, move and cancel), or weights such as
+    /// `gtc=35,ioc=10,market=5,cancel=10,replace=40`.
+    #[arg(long, default_value = "exchange-core")]
+    mix: String,
+    /// Symbols traded (of the built-in BTCUSDT, ETHUSDT, ETHBTC), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "BTCUSDT")]
+    symbols: Vec<String>,
+    /// Request authentication.
+    #[arg(long, value_enum, default_value_t = Auth::Sign)]
+    auth: Auth,
+    /// Most requests awaiting a response per connection; a connection with all of them
+    /// taken waits (and that wait counts in the latency of the due request).
+    #[arg(long, default_value_t = 256)]
+    max_in_flight: usize,
+    /// Also measure each new order's latency from its intended send time to its first
+    /// executionReport (each order gets a newClientOrderId; the traders subscribe to their
+    /// user data streams in any case).
+    #[arg(long)]
+    exec_reports: bool,
+    /// Seconds a request waits for its response before it counts as a timeout.
+    #[arg(long, default_value_t = 10)]
+    request_timeout: u64,
+    /// Seed of the order flows (same seed, same requests at the same offsets).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print the report as JSON on stdout (the live lines still go to stderr).
+    #[arg(long)]
+    json: bool,
+    /// No live line on stderr once per second.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "-".into())
+}
+
+/// Where the load goes, for one run.
+enum Endpoint {
+    /// A node the caller runs.
+    External { url: String, keys: Vec<TraderKey> },
+    /// A node started for this run.
+    Node(SpawnedNode),
+    /// The echo server, started for this run.
+    Echo(ChildServer),
+}
+
+impl Endpoint {
+    fn url(&self) -> &str {
+        match self {
+            Endpoint::External { url, .. } => url,
+            Endpoint::Node(n) => n.server.url(),
+            Endpoint::Echo(e) => e.url(),
+        }
+    }
+
+    fn stop(self) -> Result<()> {
+        match self {
+            Endpoint::External { .. } => Ok(()),
+            Endpoint::Node(n) => {
+                let status = n.stop()?;
+                if !status.success() {
+                    bail!("the node exited with {status}");
+                }
+                Ok(())
+            }
+            Endpoint::Echo(e) => {
+                e.stop(Duration::from_secs(5))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl LoadArgs {
+    fn accounts(&self) -> usize {
+        self.accounts.unwrap_or(self.connections).max(1)
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.connections == 0 {
+            bail!("--connections must be at least 1");
+        }
+        if self.accounts() > self.connections {
+            bail!("--accounts must not exceed --connections (an account with no connection sends nothing)");
+        }
+        if self.max_in_flight == 0 {
+            bail!("--max-in-flight must be at least 1");
+        }
+        Ok(())
+    }
+
+    fn start_endpoint(&self, target: Target) -> Result<Endpoint> {
+        let accounts: Vec<u64> = (0..self.accounts() as u64)
+            .map(|i| self.first_account + i)
+            .collect();
+        match (target, &self.url) {
+            (Target::Echo, _) => {
+                let exe = std::env::current_exe().context("locating this binary")?;
+                let mut cmd = Command::new(exe);
+                cmd.arg("echo-server");
+                Ok(Endpoint::Echo(ChildServer::start(
+                    "echo server",
+                    cmd,
+                    "echo listening on",
+                    None,
+                )?))
+            }
+            (Target::Exchange, Some(url)) => {
+                let path = self.keys_file.as_ref().context("--url needs --keys-file")?;
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let mut keys = parse_keys(&text)?;
+                if keys.len() < self.accounts() {
+                    bail!(
+                        "{} holds {} keys; --accounts asks for {}",
+                        path.display(),
+                        keys.len(),
+                        self.accounts()
+                    );
+                }
+                keys.truncate(self.accounts());
+                Ok(Endpoint::External {
+                    url: url.clone(),
+                    keys,
+                })
+            }
+            (Target::Exchange, None) => {
+                let exchange_bin = match &self.exchange_bin {
+                    Some(p) => p.clone(),
+                    None => std::env::current_exe()
+                        .context("locating this binary")?
+                        .with_file_name("exchange"),
+                };
+                let per_account = self.connections.div_ceil(self.accounts());
+                let open = per_account * self.symbols.len() * 20 * 2;
+                let setup = NodeSetup {
+                    exchange_bin,
+                    parent_dir: self.node_dir.clone().unwrap_or_else(std::env::temp_dir),
+                    accounts,
+                    max_open_orders_per_account: u32::try_from(open.max(200)).unwrap_or(u32::MAX),
+                };
+                let node = SpawnedNode::start(&setup)?;
+                tracing::info!(url = node.server.url(), dir = %node.dir().display(), "node started");
+                Ok(Endpoint::Node(node))
+            }
+        }
+    }
+
+    fn traders(&self, endpoint: &Endpoint) -> Vec<TraderKey> {
+        let keys: Vec<TraderKey> = match endpoint {
+            Endpoint::External { keys, .. } => keys.clone(),
+            Endpoint::Node(n) => n.keys.clone(),
+            // The echo server checks nothing; the client still signs every request.
+            Endpoint::Echo(_) => (0..self.accounts() as u64)
+                .map(|i| TraderKey {
+                    account: self.first_account + i,
+                    api_key: format!("echo{:060}", i),
+                    secret: format!("secret{:058}", i),
+                })
+                .collect(),
+        };
+        (0..self.connections)
+            .map(|i| keys[i % keys.len()].clone())
+            .collect()
+    }
+
+    fn settings(&self, target: Target, url: &str, rate: u64, duration: u64) -> RunSettings {
+        RunSettings {
+            target,
+            url: url.to_string(),
+            target_rate: rate,
+            duration_s: duration,
+            warmup_s: self.warmup,
+            connections: self.connections,
+            accounts: self.accounts(),
+            mix: self.mix.clone(),
+            symbols: self.symbols.clone(),
+            auth: self.auth.as_str().to_string(),
+            max_in_flight: self.max_in_flight,
+        }
+    }
+
+    /// One run: start the endpoint, load it, stop it.
+    fn run_once(&self, target: Target, rate: u64, duration: u64) -> Result<RunReport> {
+        self.check()?;
+        let mix = parse_mix(&self.mix)?;
+        let symbols = self
+            .symbols
+            .iter()
+            .map(|s| builtin_symbol(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let endpoint = self.start_endpoint(target)?;
+        let url = endpoint.url().to_string();
+        let traders = self.traders(&endpoint);
+        let mut config = DemoConfig::new(&url, traders, rate, symbols);
+        match mix {
+            MixChoice::All(m) => {
+                config.maker_mix = m;
+                config.taker_mix = m;
+                config.takers = 0;
+            }
+            MixChoice::MakerTaker => {
+                config.maker_mix = Mix::MAKER;
+                config.taker_mix = Mix::TAKER;
+            }
+        }
+        config.seed = self.seed;
+        config.logon = self.auth == Auth::Logon;
+        config.user_data = true;
+        config.exec_reports = self.exec_reports;
+        config.max_in_flight = self.max_in_flight;
+        config.request_timeout = Duration::from_secs(self.request_timeout);
+        config.drain_timeout = Duration::from_secs(self.request_timeout);
+        config.warmup = Duration::from_secs(self.warmup);
+        let settings = self.settings(target, &url, rate, duration);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?;
+        let load_before = load_average();
+        let quiet = self.quiet;
+        let demo = rt.block_on(async {
+            let stats = Arc::new(Stats::new());
+            let printer = (!quiet).then(|| {
+                let stats = Arc::clone(&stats);
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(Duration::from_secs(1));
+                    tick.tick().await;
+                    loop {
+                        tick.tick().await;
+                        eprintln!("{}", stats.summary_line());
+                    }
+                })
+            });
+            let total = Duration::from_secs(self.warmup + duration);
+            // Lazy: the clock starts when the traders start, after every connection is up.
+            let stop = async move { tokio::time::sleep(total).await };
+            let report = run_with_stats(config, stats, stop).await;
+            if let Some(p) = printer {
+                p.abort();
+            }
+            report
+        });
+        let load_after = load_average();
+        drop(rt);
+        let stopped = endpoint.stop();
+        let demo = demo.context("the load could not run")?;
+        stopped?;
+        Ok(RunReport::new(
+            settings,
+            &demo,
+            self.exec_reports,
+            load_before,
+            load_after,
+        ))
+    }
+}
+
+fn print_run(report: &RunReport, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
+}
+
+/// A sweep's outcome (the JSON of `sweep --json`).
+#[derive(Debug, Serialize)]
+struct SweepReport {
+    p99_limit_us: u64,
+    steps: Vec<SweepStep>,
+    /// The highest offered rate that met the bar, if any did.
+    best_rate: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct SweepStep {
+    report: RunReport,
+    #[serde(flatten)]
+    verdict: Verdict,
+}
+
+/// The sweep's rates: `first` in order, then doubling the last, up to `max`.
+fn sweep_rates(first: &[u64], max: u64) -> Vec<u64> {
+    let mut rates: Vec<u64> = first
+        .iter()
+        .copied()
+        .filter(|&r| r > 0 && r <= max)
+        .collect();
+    let mut next = rates.last().copied().unwrap_or(0).saturating_mul(2);
+    while next > 0 && next <= max {
+        rates.push(next);
+        next = next.saturating_mul(2);
+    }
+    rates
+}
+
+fn sweep(load: &LoadArgs, rates: &[u64], max_rate: u64, secs: u64, limit: u64) -> Result<()> {
+    let mut out = SweepReport {
+        p99_limit_us: limit,
+        steps: Vec::new(),
+        best_rate: None,
+    };
+    if !load.json {
+        println!("sweep: bar p99 <= {limit} us, no failures, >= 99% of the offered rate");
+        println!("{ROW_HEADER}  verdict");
+    }
+    for rate in sweep_rates(rates, max_rate) {
+        let report = load.run_once(Target::Exchange, rate, secs)?;
+        let verdict = report.verdict(limit);
+        if !load.json {
+            let v = match &verdict {
+                Verdict::Met => "met".to_string(),
+                Verdict::Failed { why } => format!("missed: {why}"),
+            };
+            println!("{}  {v}", report.row());
+        }
+        let met = verdict == Verdict::Met;
+        if met {
+            out.best_rate = Some(rate);
+        }
+        out.steps.push(SweepStep { report, verdict });
+        if !met {
+            break;
+        }
+    }
+    if load.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        match out.best_rate {
+            Some(r) => println!("best rate that met the bar: {r} requests/s"),
+            None => println!("no rate met the bar"),
+        }
+    }
+    Ok(())
+}
+
+fn echo_server(listen: SocketAddr) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        println!("echo listening on ws://{addr}/ws-api/v3");
+        bench::load::echo::serve(listener).await;
+        anyhow::Ok(())
+    })
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Run {
+            load,
+            rate,
+            duration,
+        } => load
+            .run_once(Target::Exchange, rate, duration)
+            .and_then(|r| print_run(&r, load.json)),
+        Cmd::Limit {
+            load,
+            rate,
+            duration,
+        } => load
+            .run_once(Target::Echo, rate, duration)
+            .and_then(|r| print_run(&r, load.json)),
+        Cmd::Sweep {
+            load,
+            rates,
+            max_rate,
+            step_duration,
+            p99_limit_us,
+        } => sweep(&load, &rates, max_rate, step_duration, p99_limit_us),
+        Cmd::EchoServer { listen } => echo_server(listen),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_rates_double_after_the_list() {
+        assert_eq!(
+            sweep_rates(&[10_000, 25_000, 50_000, 100_000, 200_000], 1_000_000),
+            vec![10_000, 25_000, 50_000, 100_000, 200_000, 400_000, 800_000]
+        );
+        assert_eq!(sweep_rates(&[10, 20], 20), vec![10, 20]);
+        assert_eq!(sweep_rates(&[10, 0, 30], 100), vec![10, 30, 60]);
+        assert_eq!(sweep_rates(&[], 100), Vec::<u64>::new());
+        assert_eq!(sweep_rates(&[500], 100), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
