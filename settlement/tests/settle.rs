@@ -247,3 +247,41 @@ fn clearing_reads_an_accounts_fills_in_a_time_range() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn numeric_amounts_are_exact_in_postgres_both_ways() {
+    let pg = TempCluster::shared().unwrap();
+    let db = pg.create_database().unwrap();
+    let rt = runtime();
+    let client = rt
+        .block_on(settlement::connect(&db.connection_string))
+        .unwrap();
+    let values = [
+        0u128,
+        1,
+        9_999,
+        10_000,
+        10_001,
+        1_000_000_000_000_000_000,
+        10u128.pow(30),
+        123_456_789_012_345_678_901_234_567_890_123,
+        u128::MAX,
+    ];
+    for v in values {
+        let row = rt
+            .block_on(client.query_one(
+                "SELECT $1::numeric(39,0)::text, $1::numeric(39,0), ($1::numeric(39,0) * 1.000)",
+                &[&settlement::Amount(v)],
+            ))
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), v.to_string());
+        assert_eq!(row.get::<_, settlement::Amount>(1).0, v);
+        // A value Postgres computed with a display scale still reads back exactly.
+        assert_eq!(row.get::<_, settlement::Amount>(2).0, v);
+    }
+    let row = rt
+        .block_on(client.query_one("SELECT 0.5::numeric, (-1)::numeric", &[]))
+        .unwrap();
+    assert!(row.try_get::<_, settlement::Amount>(0).is_err());
+    assert!(row.try_get::<_, settlement::Amount>(1).is_err());
+}
