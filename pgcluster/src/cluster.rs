@@ -125,6 +125,12 @@ impl Cluster {
         self.owns_server
     }
 
+    /// Makes this handle the owner of a server it attached to (it stops the server when
+    /// dropped): for a process whose own cluster survived its previous crash.
+    pub fn adopt(&mut self) {
+        self.owns_server = true;
+    }
+
     /// Stops the server (`pg_ctl stop -m fast`: open sessions are disconnected, everything
     /// committed is kept). Idempotent. An attached handle stops the server too when asked.
     pub fn stop(&self) -> Result<(), ClusterError> {

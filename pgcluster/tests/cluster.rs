@@ -41,7 +41,16 @@ fn start_query_restart_attach() {
 
     // A crash-like stop, then a new handle on the same directory runs recovery.
     c.stop_immediate().unwrap();
-    let again = Cluster::start(&c.dir).unwrap();
+    let mut again = Cluster::start(&c.dir).unwrap();
+    assert!(again.owns_server());
+    // A leftover server (its owner crashed) can be adopted and is then stopped on drop.
+    std::mem::forget(again);
+    let mut adopted = Cluster::start(&c.dir).unwrap();
+    assert!(!adopted.owns_server());
+    adopted.adopt();
+    assert!(adopted.owns_server());
+    drop(adopted);
+    again = Cluster::start(&c.dir).unwrap();
     assert!(again.owns_server());
     assert_eq!(
         again.psql("postgres", "SELECT x FROM kept").unwrap().trim(),
