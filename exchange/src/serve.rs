@@ -65,11 +65,15 @@ pub async fn start(config: &Config, node: &Node<OrderIndex>) -> Result<Running> 
         config.gateway_config(),
     )
     .await?;
-    let app = gateway::server::router(Arc::clone(&gateway)).merge(
-        axum::Router::new()
-            .route("/admin/state", get(state))
-            .with_state(handle.clone()),
-    );
+    // Market data (md-push): streams at /ws and /stream, REST reads under /api/v3.
+    let md = md_push::MdPush::start(&handle, md_push::MdPushConfig::default())?;
+    let app = gateway::server::router(Arc::clone(&gateway))
+        .merge(md_push::router(md))
+        .merge(
+            axum::Router::new()
+                .route("/admin/state", get(state))
+                .with_state(handle.clone()),
+        );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
