@@ -47,8 +47,20 @@ pub struct FillQuery {
     pub symbol: Option<String>,
     /// Only trades with an id at least this.
     pub from_trade_id: Option<u64>,
+    /// Only fills of this order of the account.
+    pub order_id: Option<u64>,
     /// Most fills returned (by ascending trade id).
     pub limit: u32,
+    /// Return the newest `limit` fills (still in ascending order) instead of the oldest.
+    pub newest: bool,
+}
+
+/// Whether a symbol of that name was settled.
+pub async fn symbol_exists(client: &Client, name: &str) -> Result<bool, SettleError> {
+    Ok(client
+        .query_opt("SELECT 1 FROM symbols WHERE name = $1", &[&name])
+        .await?
+        .is_some())
 }
 
 fn i64_of(v: u64) -> i64 {
@@ -73,7 +85,10 @@ pub async fn fills(client: &Client, q: &FillQuery) -> Result<Vec<Fill>, SettleEr
              JOIN assets b ON b.asset_id = s.base_asset
              JOIN assets q ON q.asset_id = s.quote_asset
              WHERE ($4::text IS NULL OR s.name = $4) AND m.trade_id >= $5
-             ORDER BY m.trade_id, m.is_buyer DESC
+               AND ($7::bigint IS NULL
+                    OR $7 = CASE WHEN m.is_buyer THEN m.buy_order_id ELSE m.sell_order_id END)
+             ORDER BY CASE WHEN $8 THEN -m.trade_id ELSE m.trade_id END,
+                      m.is_buyer <> $8 DESC
              LIMIT $6",
             &[
                 &i64_of(q.account),
@@ -82,6 +97,8 @@ pub async fn fills(client: &Client, q: &FillQuery) -> Result<Vec<Fill>, SettleEr
                 &q.symbol,
                 &i64_of(q.from_trade_id.unwrap_or(0)),
                 &i64::from(q.limit),
+                &q.order_id.map(i64_of),
+                &q.newest,
             ],
         )
         .await?;
@@ -119,6 +136,9 @@ pub async fn fills(client: &Client, q: &FillQuery) -> Result<Vec<Fill>, SettleEr
             time_ms: u(15)?,
             event_seq: u(16)?,
         });
+    }
+    if q.newest {
+        out.reverse();
     }
     Ok(out)
 }

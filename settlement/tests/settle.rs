@@ -208,7 +208,9 @@ fn clearing_reads_an_accounts_fills_in_a_time_range() {
         to_ms: u64::MAX / 2,
         symbol: Some("BTCUSDT".into()),
         from_trade_id: None,
+        order_id: None,
         limit: 1000,
+        newest: false,
     };
     let fills = rt
         .block_on(settlement::clearing::fills(&client, &q))
@@ -236,6 +238,39 @@ fn clearing_reads_an_accounts_fills_in_a_time_range() {
         assert_eq!(f.qty.split_once('.').unwrap().1.len(), 8);
     }
     assert!(fills.windows(2).all(|w| w[0].trade_id <= w[1].trade_id));
+    // The newest few, still ascending, are the tail of the whole list.
+    let newest = settlement::clearing::FillQuery {
+        limit: 5,
+        newest: true,
+        ..q.clone()
+    };
+    let tail = rt
+        .block_on(settlement::clearing::fills(&client, &newest))
+        .unwrap();
+    assert_eq!(tail, fills[fills.len() - 5..].to_vec());
+    // One order's fills.
+    let one = settlement::clearing::FillQuery {
+        order_id: Some(fills[0].order_id),
+        ..q.clone()
+    };
+    let of_order = rt
+        .block_on(settlement::clearing::fills(&client, &one))
+        .unwrap();
+    assert!(!of_order.is_empty());
+    assert!(of_order.iter().all(|f| f.order_id == fills[0].order_id));
+    assert_eq!(
+        of_order.len(),
+        fills
+            .iter()
+            .filter(|f| f.order_id == fills[0].order_id)
+            .count()
+    );
+    assert!(rt
+        .block_on(settlement::clearing::symbol_exists(&client, "ETHBTC"))
+        .unwrap());
+    assert!(!rt
+        .block_on(settlement::clearing::symbol_exists(&client, "NOPE"))
+        .unwrap());
     // An empty time range.
     let none = settlement::clearing::FillQuery {
         from_ms: 0,
