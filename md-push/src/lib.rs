@@ -89,6 +89,9 @@ pub struct MdPushConfig {
     pub kline_close_grace: Duration,
     /// REST reads waiting for the hub before `-1003` busy.
     pub request_queue: usize,
+    /// How long a connection cut off as a slow consumer is given to take the error message
+    /// and the close frame before its socket is dropped.
+    pub goodbye_timeout: Duration,
 }
 
 impl Default for MdPushConfig {
@@ -105,6 +108,7 @@ impl Default for MdPushConfig {
             kline_history: 1000,
             kline_close_grace: Duration::from_millis(250),
             request_queue: 1024,
+            goodbye_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -108,6 +108,7 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Message>,
     cut: Arc<Notify>,
     goodbye: String,
+    goodbye_timeout: Duration,
 ) {
     loop {
         let next = tokio::select! {
@@ -131,7 +132,7 @@ async fn write_loop(
     }
     // Cut off: the error message and a close frame, if the socket takes them at all.
     drop(rx);
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+    let _ = tokio::time::timeout(goodbye_timeout, async {
         sink.send(Message::Text(goodbye.into())).await?;
         sink.send(close_frame(1008, "slow consumer")).await
     })
@@ -290,7 +291,13 @@ async fn run(md: Arc<MdPush>, socket: WebSocket, streams: Vec<String>, combined:
         config.subscriber_queue
     )}})
     .to_string();
-    let mut writer = tokio::spawn(write_loop(sink, rx, Arc::clone(&cut), goodbye));
+    let mut writer = tokio::spawn(write_loop(
+        sink,
+        rx,
+        Arc::clone(&cut),
+        goodbye,
+        config.goodbye_timeout,
+    ));
     let sub = Subscriber {
         conn: md.next_conn.fetch_add(1, Ordering::Relaxed),
         tx,

@@ -209,11 +209,24 @@ impl Exchange {
 
     /// Starts md-push and serves it on a loopback port.
     pub async fn start_md(&mut self, config: MdPushConfig) {
+        self.start_md_with(config, false).await;
+    }
+
+    /// Like [`Exchange::start_md`]; `small_send_buffers` gives every accepted socket an
+    /// 8 KiB kernel send buffer, so that a client that stops reading fills its server-side
+    /// queue after kilobytes instead of the megabytes loopback autotuning would absorb.
+    pub async fn start_md_with(&mut self, config: MdPushConfig, small_send_buffers: bool) {
+        use axum::serve::ListenerExt;
         let md = MdPush::start(&self.handle, config).unwrap();
         let app = md_push::router(Arc::clone(&md));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         self.addr = Some(listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        if small_send_buffers {
+            let listener = listener.tap_io(small_send_buffer as fn(&mut tokio::net::TcpStream));
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        } else {
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        }
         self.md = Some(md);
     }
 
@@ -281,6 +294,24 @@ impl Drop for Exchange {
             let _ = std::thread::spawn(move || node.shutdown()).join();
         }
     }
+}
+
+fn small_send_buffer(tcp: &mut tokio::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let _ = tcp.set_nodelay(true);
+    let size: libc::c_int = 8192;
+    // SAFETY: the descriptor is an open socket owned by `tcp` for the whole call, and the
+    // option value points to a c_int of the length passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            tcp.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&size as *const libc::c_int).cast::<libc::c_void>(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt SO_SNDBUF");
 }
 
 /// A minimal HTTP/1.1 GET: (status, JSON body).
