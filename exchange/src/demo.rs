@@ -96,6 +96,7 @@ pub fn run(mut config: Config, traders: usize, rate: u64) -> Result<()> {
         bail!("no symbol has a demo_price: nothing for the demo to trade");
     }
     let node = serve::start_node(&config)?;
+    let settlement = crate::settle::start_in_process(&config)?;
     let rt = serve::runtime()?;
     let result = rt.block_on(async {
         let running = serve::start(&config, &node).await?;
@@ -128,5 +129,6 @@ pub fn run(mut config: Config, traders: usize, rate: u64) -> Result<()> {
     });
     drop(rt);
     let stopped = serve::finish(node);
+    crate::settle::stop_in_process(settlement);
     result.and(stopped)
 }

@@ -6,6 +6,7 @@ mod demo;
 mod journal_tools;
 mod payload;
 mod serve;
+mod settle;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -78,6 +79,15 @@ enum Command {
     /// Inspect and check a journal directory (read-only).
     #[command(subcommand)]
     Journal(journal_tools::JournalCommand),
+    /// Follow the events journal into Postgres (settlement as a process of its own) until
+    /// SIGTERM or Ctrl-C.
+    Settlement(settle::DbArgs),
+    /// Read settled data from Postgres.
+    #[command(subcommand)]
+    Clearing(settle::ClearingCommand),
+    /// Compare Postgres balances at the settled event with the matcher's state at that event
+    /// (replayed from the commands journal); prints every difference, exit 1 if any.
+    Reconcile(settle::DbArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +154,9 @@ fn main() -> ExitCode {
         Command::Keys(KeysCommand::Create { account, data_dir }) => keys_create(account, data_dir),
         Command::Replay { data_dir } => replay(data_dir),
         Command::Journal(cmd) => journal_tools::run(cmd),
+        Command::Settlement(args) => settle::follow(args),
+        Command::Clearing(cmd) => settle::clearing(cmd),
+        Command::Reconcile(args) => settle::reconcile(args),
     };
     match result {
         Ok(code) => code,

@@ -67,13 +67,16 @@ pub async fn start(config: &Config, node: &Node<OrderIndex>) -> Result<Running> 
     .await?;
     // Market data (md-push): streams at /ws and /stream, REST reads under /api/v3.
     let md = md_push::MdPush::start(&handle, md_push::MdPushConfig::default())?;
+    // myTrades verifies signatures with its own copy of the API keys.
+    let clearing_keys = KeyStore::open(&config.data_dir)?;
     let app = gateway::server::router(Arc::clone(&gateway))
         .merge(md_push::router(md))
         .merge(
             axum::Router::new()
                 .route("/admin/state", get(state))
                 .with_state(handle.clone()),
-        );
+        )
+        .merge(crate::settle::http::routes(clearing_keys));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -171,6 +174,7 @@ pub fn finish(node: Node<OrderIndex>) -> Result<()> {
 /// `exchange run`.
 pub fn run(config: Config) -> Result<()> {
     let node = start_node(&config)?;
+    let settlement = crate::settle::start_in_process(&config)?;
     let rt = runtime()?;
     let result = rt.block_on(async {
         let running = start(&config, &node).await?;
@@ -182,5 +186,6 @@ pub fn run(config: Config) -> Result<()> {
     });
     drop(rt);
     let stopped = finish(node);
+    crate::settle::stop_in_process(settlement);
     result.and(stopped)
 }
