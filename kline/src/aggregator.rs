@@ -162,6 +162,7 @@ impl Aggregator {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use matcher::{AccountId, AssetId, OrderId, OrderState, OrderStatus, Side, Trade, TradeId};

@@ -191,7 +191,7 @@ impl Hub {
         self.ticks += 1;
         let now = now_ms();
         self.state.flush(Speed::Ms100, now, &mut self.pushes);
-        let second = self.ticks % 10 == 0;
+        let second = self.ticks.is_multiple_of(10);
         if second {
             self.state.flush(Speed::Ms1000, now, &mut self.pushes);
         }
@@ -248,9 +248,9 @@ impl Hub {
             let cur_open = key.interval.open_time(clock);
             let announced = *self.announced.entry(key).or_insert(cur_open);
             let due = if key.interval == Interval::S1 {
-                self.ticks % 10 == 0
+                self.ticks.is_multiple_of(10)
             } else {
-                self.ticks % 20 == 0
+                self.ticks.is_multiple_of(20)
             };
             if announced < cur_open {
                 let closed = self.stream_candle(key, announced);

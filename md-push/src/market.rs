@@ -43,6 +43,11 @@ pub(crate) struct TradeRow {
     pub buyer_maker: bool,
 }
 
+/// Price levels `(price ticks, qty lots)`.
+pub(crate) type Levels = Vec<(u64, u64)>;
+/// A best level, if the side is not empty.
+type Best = Option<(u64, u64)>;
+
 /// Levels changed since the last push of one cadence (absolute quantities).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DiffAcc {
@@ -63,7 +68,7 @@ impl DiffAcc {
     }
 
     /// Bids highest first, asks lowest first.
-    fn take(&mut self) -> (Vec<(u64, u64)>, Vec<(u64, u64)>) {
+    fn take(&mut self) -> (Levels, Levels) {
         let bids = std::mem::take(&mut self.bids).into_iter().rev().collect();
         let asks = std::mem::take(&mut self.asks).into_iter().collect();
         (bids, asks)
@@ -83,7 +88,7 @@ pub(crate) struct SymbolState {
     last_u: [u64; 3],
     /// Whether the book changed since the last partial-depth push (100 ms, 1000 ms).
     changed: [bool; 2],
-    bbo: (Option<(u64, u64)>, Option<(u64, u64)>),
+    bbo: (Best, Best),
 }
 
 /// A diff depth message to render.
@@ -97,8 +102,8 @@ pub(crate) struct Diff {
     pub last: u64,
     /// `E`.
     pub time: u64,
-    pub bids: Vec<(u64, u64)>,
-    pub asks: Vec<(u64, u64)>,
+    pub bids: Levels,
+    pub asks: Levels,
 }
 
 /// Something to push after a command or a timer tick.

@@ -116,13 +116,13 @@ fn ticker_text(meta: &SymbolMeta, t: &TickerStats) -> TickerText {
     // Quote units per whole base unit: quote * 10^base_scale / (lots * lot_size).
     let base_units = t.volume.saturating_mul(meta.lot_size);
     let one_base = 10u128.pow(u32::from(meta.base_scale));
-    let weighted = if base_units == 0 {
-        0
-    } else {
-        match t.quote_volume.checked_mul(one_base) {
-            Some(n) => n / base_units,
-            None => (t.quote_volume / base_units).saturating_mul(one_base),
-        }
+    let weighted = match t.quote_volume.checked_mul(one_base) {
+        Some(n) => n.checked_div(base_units).unwrap_or(0),
+        None => t
+            .quote_volume
+            .checked_div(base_units)
+            .unwrap_or(0)
+            .saturating_mul(one_base),
     };
     TickerText {
         change: format!("{sign}{}", meta.units.format_price(abs)),

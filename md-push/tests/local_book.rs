@@ -2,7 +2,7 @@
 //! take a REST snapshot, drop what it covers, apply the rest checking `U`/`u`) ends with the
 //! matcher's book, level for level, for every symbol: subscribed from the start, subscribed
 //! mid-session, and against an md-push started late that caught up from the events journal.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
 mod common;
 
