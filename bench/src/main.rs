@@ -166,9 +166,15 @@ struct LoadArgs {
     /// taken waits (and that wait counts in the latency of the due request).
     #[arg(long, default_value_t = 256)]
     max_in_flight: usize,
+    /// Subscribe every connection to its user data stream (userDataStream.subscribe), so
+    /// the exchange pushes an executionReport for every order event and the flow learns of
+    /// fills at once. Off by default: on a small machine the client's parsing of those pushes
+    /// competes with the exchange for the same cores; without them a cancel or move of an
+    /// order a fill has closed is refused (-2011/-2022, counted as order-flow races).
+    #[arg(long)]
+    user_data: bool,
     /// Also measure each new order's latency from its intended send time to its first
-    /// executionReport (each order gets a newClientOrderId; the traders subscribe to their
-    /// user data streams in any case).
+    /// executionReport (each order gets a newClientOrderId; implies --user-data).
     #[arg(long)]
     exec_reports: bool,
     /// Seconds a request waits for its response before it counts as a timeout.
@@ -334,6 +340,7 @@ impl LoadArgs {
             symbols: self.symbols.clone(),
             auth: self.auth.as_str().to_string(),
             max_in_flight: self.max_in_flight,
+            user_data: self.user_data || self.exec_reports,
         }
     }
 
@@ -363,7 +370,7 @@ impl LoadArgs {
         }
         config.seed = self.seed;
         config.logon = self.auth == Auth::Logon;
-        config.user_data = true;
+        config.user_data = self.user_data || self.exec_reports;
         config.exec_reports = self.exec_reports;
         config.max_in_flight = self.max_in_flight;
         config.request_timeout = Duration::from_secs(self.request_timeout);

@@ -225,3 +225,36 @@ async fn traders_end_when_the_exchange_goes_away() {
     assert!(report.responses <= report.sent, "{report}");
     assert!(report.sent <= report.responses + closed, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_warm_up_is_sent_but_not_counted() {
+    let keys = keys(2);
+    let pairs: Vec<(&str, &str)> = keys.iter().map(|(k, s)| (k.as_str(), s.as_str())).collect();
+    let fake = common::start(&pairs).await;
+    let rate = 400;
+    let config = DemoConfig {
+        warmup: Duration::from_millis(500),
+        user_data: false,
+        exec_reports: true,
+        ..DemoConfig::new(&fake.url, traders(&keys), rate, symbols())
+    };
+    let report = run_for(config, 1_500).await;
+    let log = fake.stats.log.lock().unwrap().clone();
+    let seen = ORDER_METHODS.iter().map(|m| count(&log, m)).sum::<usize>() as u64;
+    // The report covers the second after the warm-up: about 400 of the about 600 sent.
+    let elapsed_ms = report.elapsed.as_millis() as u64;
+    assert!((950..=1_100).contains(&elapsed_ms), "{report}");
+    assert!(report.sent < seen, "{report} vs {seen} seen");
+    assert!(report.sent <= rate * elapsed_ms / 1_000 + 2, "{report}");
+    assert!(report.sent >= rate * elapsed_ms / 1_000 / 2, "{report}");
+    assert!(
+        seen - report.sent >= rate / 2 / 2,
+        "{report} vs {seen} seen"
+    );
+    assert_eq!(report.responses, report.sent);
+    assert_eq!(report.latency.count, report.sent);
+    assert_eq!(report.send_lag.count, report.sent);
+    // No user data stream: no execution report measured, none subscribed.
+    assert_eq!(report.exec_report_latency.count, 0);
+    assert_eq!(count(&log, "userDataStream.subscribe"), 0);
+}

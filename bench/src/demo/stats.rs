@@ -250,8 +250,12 @@ impl Stats {
             return;
         }
         let mut h = lock(&self.hist);
-        let _ = h.send_lag.add(send_lag);
-        let _ = h.exec_report.add(exec_report);
+        if !send_lag.is_empty() {
+            let _ = h.send_lag.add(send_lag);
+        }
+        if !exec_report.is_empty() {
+            let _ = h.exec_report.add(exec_report);
+        }
     }
 
     /// Requests sent.

@@ -13,8 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// How often a trader merges its local latency histogram into the shared one.
-const MERGE_EVERY: Duration = Duration::from_millis(100);
+/// How often a trader merges its local latency histograms into the shared ones. Each merge
+/// walks and each reset clears a histogram's whole bucket array (tens of kilobytes), so this
+/// is not done more often than the once-a-second live line needs.
+const MERGE_EVERY: Duration = Duration::from_millis(250);
 
 /// Most requests a trader sends in one go before it looks at responses again.
 const SEND_BURST: usize = 64;
@@ -90,12 +92,16 @@ fn micros_between(from: Instant, to: Instant) -> u64 {
 
 impl Trader {
     fn merge(&mut self) {
-        self.stats.merge(&self.local);
-        self.local.reset();
-        self.stats
-            .merge_secondary(&self.send_lag, &self.exec_report);
-        self.send_lag.reset();
-        self.exec_report.reset();
+        if !self.local.is_empty() {
+            self.stats.merge(&self.local);
+            self.local.reset();
+        }
+        if !self.send_lag.is_empty() || !self.exec_report.is_empty() {
+            self.stats
+                .merge_secondary(&self.send_lag, &self.exec_report);
+            self.send_lag.reset();
+            self.exec_report.reset();
+        }
     }
 
     /// Feeds a user data event to the flow and, when it is the first execution report of a

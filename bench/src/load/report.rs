@@ -74,6 +74,8 @@ pub struct RunSettings {
     pub auth: String,
     /// Most requests in flight per connection.
     pub max_in_flight: usize,
+    /// Connections subscribed to their user data streams.
+    pub user_data: bool,
 }
 
 /// A run's outcome.
@@ -262,10 +264,11 @@ impl fmt::Display for RunReport {
         )?;
         writeln!(
             f,
-            "flow         mix {}, symbols {}, auth {}",
+            "flow         mix {}, symbols {}, auth {}, user data streams {}",
             s.mix,
             s.symbols.join(","),
-            s.auth
+            s.auth,
+            if s.user_data { "on" } else { "off" }
         )?;
         writeln!(
             f,
@@ -356,6 +359,7 @@ mod tests {
             symbols: vec!["BTCUSDT".into()],
             auth: "sign".into(),
             max_in_flight: 64,
+            user_data: false,
         }
     }
 
