@@ -61,10 +61,18 @@ impl Flow {
     }
     fn apply(&mut self, command: Command) {
         self.seq += 1;
-        let cmd = SequencedCommand { seq: self.seq, ts_ms: 1_700_000_000_000 + self.seq, command };
+        let cmd = SequencedCommand {
+            seq: self.seq,
+            ts_ms: 1_700_000_000_000 + self.seq,
+            command,
+        };
         self.out.clear();
         self.engine.apply(&cmd, &mut self.out);
-        self.trades += self.out.iter().filter(|e| matches!(e.kind, EventKind::Trade(_))).count() as u64;
+        self.trades += self
+            .out
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Trade(_)))
+            .count() as u64;
         self.events.append(&mut self.out);
     }
     fn order(&mut self, account: u64, side: Side, order_type: OrderType) {
@@ -83,8 +91,16 @@ impl Flow {
 /// The events of a session with at least `trades` trades.
 fn generate(trades: u64) -> Vec<Event> {
     let mut f = Flow::new();
-    f.apply(Command::UpsertAsset(AssetConfig { id: AssetId(1), code: "BTC".into(), scale: 8 }));
-    f.apply(Command::UpsertAsset(AssetConfig { id: AssetId(2), code: "USDT".into(), scale: 6 }));
+    f.apply(Command::UpsertAsset(AssetConfig {
+        id: AssetId(1),
+        code: "BTC".into(),
+        scale: 8,
+    }));
+    f.apply(Command::UpsertAsset(AssetConfig {
+        id: AssetId(2),
+        code: "USDT".into(),
+        scale: 6,
+    }));
     f.apply(Command::UpsertSymbol(SymbolConfig {
         id: SymbolId(1),
         name: "BTCUSDT".into(),
@@ -111,19 +127,47 @@ fn generate(trades: u64) -> Vec<Event> {
     }
     let mut round = 0u64;
     while f.trades < trades {
-        let (maker, taker) = if round % 2 == 0 { (Side::Sell, Side::Buy) } else { (Side::Buy, Side::Sell) };
+        let (maker, taker) = if round.is_multiple_of(2) {
+            (Side::Sell, Side::Buy)
+        } else {
+            (Side::Buy, Side::Sell)
+        };
         let base: u64 = 3_000_000;
         let mut total = 0;
         for i in 0..10u64 {
             let qty = 1 + f.rand(3);
             total += qty;
-            let price = if maker == Side::Sell { base + i % 5 } else { base - i % 5 };
+            let price = if maker == Side::Sell {
+                base + i % 5
+            } else {
+                base - i % 5
+            };
             let account = 1 + f.rand(ACCOUNTS);
-            f.order(account, maker, OrderType::Limit { price, qty, tif: TimeInForce::Gtc });
+            f.order(
+                account,
+                maker,
+                OrderType::Limit {
+                    price,
+                    qty,
+                    tif: TimeInForce::Gtc,
+                },
+            );
         }
-        let price = if taker == Side::Buy { base + 4 } else { base - 4 };
+        let price = if taker == Side::Buy {
+            base + 4
+        } else {
+            base - 4
+        };
         let account = 1 + f.rand(ACCOUNTS);
-        f.order(account, taker, OrderType::Limit { price, qty: total, tif: TimeInForce::Ioc });
+        f.order(
+            account,
+            taker,
+            OrderType::Limit {
+                price,
+                qty: total,
+                tif: TimeInForce::Ioc,
+            },
+        );
         round += 1;
     }
     f.events
@@ -156,10 +200,15 @@ fn settle_all(events_dir: &Path, url: &str, batch_trades: usize, last: u64) -> (
     c.max_batch_trades = batch_trades;
     c.max_batch_events = batch_trades * 20;
     c.stop_at = Some(last);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (_stop, rx) = tokio::sync::watch::channel(false);
     let start = Instant::now();
-    let r = rt.block_on(settlement::run(c, Arc::new(Metrics::default()), rx)).unwrap();
+    let r = rt
+        .block_on(settlement::run(c, Arc::new(Metrics::default()), rx))
+        .unwrap();
     assert_eq!(r.applied_seq, last);
     (start.elapsed(), r.batches)
 }
@@ -182,11 +231,17 @@ fn main() {
     let lag_rate = arg("--lag-rate", 50_000);
     let pg = TempCluster::new().unwrap();
     let cluster = pg.cluster();
-    println!("postgres: {}", cluster.psql("postgres", "SELECT version()").unwrap().trim());
+    println!(
+        "postgres: {}",
+        cluster.psql("postgres", "SELECT version()").unwrap().trim()
+    );
 
     let t = Instant::now();
     let events = generate(trades_wanted.max(lag_rate * lag_secs));
-    let all_trades = events.iter().filter(|e| matches!(e.kind, EventKind::Trade(_))).count();
+    let all_trades = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Trade(_)))
+        .count();
     let payloads = encode(&events);
     println!(
         "generated {} events, {} trades ({:.1} events/trade) in {:.1} s",
@@ -208,7 +263,10 @@ fn main() {
         .position(|c| c >= trades_wanted)
         .map_or(events.len(), |i| i + 1);
     let thr_events = &events[..n_thr];
-    let thr_trades = thr_events.iter().filter(|e| matches!(e.kind, EventKind::Trade(_))).count() as u64;
+    let thr_trades = thr_events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Trade(_)))
+        .count() as u64;
     let dir = tempfile::tempdir().unwrap();
     write_journal(dir.path(), &payloads[..n_thr]);
     let mut full = Batch::new(0, AccountId(0));
@@ -216,13 +274,22 @@ fn main() {
     for e in thr_events {
         full.add(e, &mut catalog).unwrap();
     }
-    println!("\n## throughput: {} events, {} trades, {} ledger transfers, {} orders, {} balances", n_thr, thr_trades, full.ledger.len(), full.orders().len(), full.balances().len());
+    println!(
+        "\n## throughput: {} events, {} trades, {} ledger transfers, {} orders, {} balances",
+        n_thr,
+        thr_trades,
+        full.ledger.len(),
+        full.orders().len(),
+        full.balances().len()
+    );
     println!("| batch (trades) | batches | seconds | trades/s | events/s | ledger rows/s |");
     println!("|---|---|---|---|---|---|");
     for batch in [1_000usize, 10_000, 100_000] {
         let db = pg.create_database().unwrap();
         let (d, batches) = settle_all(dir.path(), &db.connection_string, batch, n_thr as u64);
-        let settled = cluster.psql(&db.name, "SELECT count(*) FROM trades").unwrap();
+        let settled = cluster
+            .psql(&db.name, "SELECT count(*) FROM trades")
+            .unwrap();
         assert_eq!(settled.trim(), thr_trades.to_string());
         println!(
             "| {batch} | {batches} | {:.2} | {:.0} | {:.0} | {:.0} |",
@@ -243,12 +310,28 @@ fn main() {
 fn trade_rows(pg: &TempCluster, rows: &[settlement::batch::TradeRow]) {
     let cluster = pg.cluster();
     let db = pg.create_database().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let mut client = rt.block_on(settlement::connect(&db.connection_string)).unwrap();
-    let file = tempfile::Builder::new().prefix("trades-").suffix(".bin").tempfile_in("/tmp").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut client = rt
+        .block_on(settlement::connect(&db.connection_string))
+        .unwrap();
+    let file = tempfile::Builder::new()
+        .prefix("trades-")
+        .suffix(".bin")
+        .tempfile_in("/tmp")
+        .unwrap();
     let path = file.path().display().to_string();
-    std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
-    println!("\n## trade rows alone: {} rows per transaction, into (LIKE trades INCLUDING ALL)", rows.len());
+    std::fs::set_permissions(
+        file.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    println!(
+        "\n## trade rows alone: {} rows per transaction, into (LIKE trades INCLUDING ALL)",
+        rows.len()
+    );
     println!("| round | ours: binary COPY rows/s | psql \\copy FROM (binary) rows/s | ours / psql | multi-row INSERT rows/s |");
     println!("|---|---|---|---|---|");
     for round in 1..=3 {
@@ -259,16 +342,28 @@ fn trade_rows(pg: &TempCluster, rows: &[settlement::batch::TradeRow]) {
         let start = Instant::now();
         rt.block_on(async {
             let tx = client.transaction().await.unwrap();
-            settlement::store::copy_trade_rows(&tx, "t_ours", rows).await.unwrap();
+            settlement::store::copy_trade_rows(&tx, "t_ours", rows)
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
         });
         let ours = per_sec(rows.len() as u64, start.elapsed());
         if round == 1 {
-            cluster.psql(&db.name, &format!("\\copy t_ours TO '{path}' WITH (FORMAT binary)")).unwrap();
+            cluster
+                .psql(
+                    &db.name,
+                    &format!("\\copy t_ours TO '{path}' WITH (FORMAT binary)"),
+                )
+                .unwrap();
         }
         fresh("t_psql");
         let start = Instant::now();
-        cluster.psql(&db.name, &format!("\\copy t_psql FROM '{path}' WITH (FORMAT binary)")).unwrap();
+        cluster
+            .psql(
+                &db.name,
+                &format!("\\copy t_psql FROM '{path}' WITH (FORMAT binary)"),
+            )
+            .unwrap();
         let psql = per_sec(rows.len() as u64, start.elapsed());
         let same = cluster.psql(&db.name, "SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY trade_id)) FROM t_ours t) = (SELECT md5(string_agg(t::text, '|' ORDER BY trade_id)) FROM t_psql t)").unwrap();
         assert_eq!(same.trim(), "t", "psql loaded different rows");
@@ -276,16 +371,26 @@ fn trade_rows(pg: &TempCluster, rows: &[settlement::batch::TradeRow]) {
         let start = Instant::now();
         rt.block_on(insert_rows(&mut client, "t_insert", rows));
         let insert = per_sec(rows.len() as u64, start.elapsed());
-        println!("| {round} | {ours:.0} | {psql:.0} | {:.0}% | {insert:.0} |", 100.0 * ours / psql);
+        println!(
+            "| {round} | {ours:.0} | {psql:.0} | {:.0}% | {insert:.0} |",
+            100.0 * ours / psql
+        );
     }
 }
 
-async fn insert_rows(client: &mut tokio_postgres::Client, table: &str, rows: &[settlement::batch::TradeRow]) {
+async fn insert_rows(
+    client: &mut tokio_postgres::Client,
+    table: &str,
+    rows: &[settlement::batch::TradeRow],
+) {
     use settlement::Amount;
     use tokio_postgres::types::ToSql;
     let tx = client.transaction().await.unwrap();
     for chunk in rows.chunks(1000) {
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", settlement::store::TRADE_COLUMNS);
+        let mut sql = format!(
+            "INSERT INTO {table} ({}) VALUES ",
+            settlement::store::TRADE_COLUMNS
+        );
         let mut values: Vec<Box<dyn ToSql + Sync>> = Vec::with_capacity(chunk.len() * 17);
         for (i, r) in chunk.iter().enumerate() {
             let t = &r.trade;
@@ -300,7 +405,11 @@ async fn insert_rows(client: &mut tokio_postgres::Client, table: &str, rows: &[s
                 sql.push_str(&format!("${}", i * 17 + c + 1));
             }
             sql.push(')');
-            let side = if t.taker_side == Side::Buy { "BUY" } else { "SELL" };
+            let side = if t.taker_side == Side::Buy {
+                "BUY"
+            } else {
+                "SELL"
+            };
             values.push(Box::new(t.trade_id.0 as i64));
             values.push(Box::new(r.event_seq as i64));
             values.push(Box::new(r.cmd_seq as i64));
@@ -336,13 +445,18 @@ fn lag(pg: &TempCluster, events: &[Event], payloads: &[Vec<u8>], rate: u64, secs
         }
         due_ns.push(trades * 1_000_000_000 / rate);
     }
-    let n = due_ns.iter().position(|&d| d > total_trades * 1_000_000_000 / rate).unwrap_or(events.len());
+    let n = due_ns
+        .iter()
+        .position(|&d| d > total_trades * 1_000_000_000 / rate)
+        .unwrap_or(events.len());
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(JournalConfig::new(dir.path())).unwrap();
     let db = pg.create_database().unwrap();
     // The first events (assets, symbol, deposits) go in before the clock starts.
     let warm = due_ns.iter().position(|&d| d > 0).unwrap_or(0);
-    let last_warm = journal.append_batch(RecordKind::Event, &payloads[..warm]).unwrap();
+    let last_warm = journal
+        .append_batch(RecordKind::Event, &payloads[..warm])
+        .unwrap();
     journal.wait_durable_blocking(last_warm).unwrap();
     let mut c = SettlementConfig::new(dir.path(), db.connection_string.clone());
     c.stop_at = Some(n as u64);
@@ -368,7 +482,9 @@ fn lag(pg: &TempCluster, events: &[Event], payloads: &[Vec<u8>], rate: u64, secs
                     let lag_us = now.saturating_sub(due[seen as usize - 1]) / 1000;
                     h.record(lag_us.max(1)).unwrap();
                 }
-                if done.load(Ordering::Relaxed) && start.elapsed() > Duration::from_secs(secs * 4 + 30) {
+                if done.load(Ordering::Relaxed)
+                    && start.elapsed() > Duration::from_secs(secs * 4 + 30)
+                {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(1));
@@ -381,7 +497,9 @@ fn lag(pg: &TempCluster, events: &[Event], payloads: &[Vec<u8>], rate: u64, secs
         let now = start.elapsed().as_nanos() as u64;
         let end = next + due_ns[next..n].partition_point(|&d| d <= now);
         if end > next {
-            journal.append_batch(RecordKind::Event, &payloads[next..end]).unwrap();
+            journal
+                .append_batch(RecordKind::Event, &payloads[next..end])
+                .unwrap();
             next = end;
         }
         std::thread::sleep(Duration::from_micros(500));

@@ -29,6 +29,9 @@ pub enum SettleError {
     /// The database holds something settlement did not write (or a newer schema).
     #[error("database: {0}")]
     Schema(String),
+    /// Another writer moved the consumer offset: start over from what is committed.
+    #[error("the consumer offset moved under this writer")]
+    OffsetMoved,
     /// Reading the node's files (genesis, commands journal) for reconcile failed.
     #[error("{0}")]
     Node(String),
@@ -37,6 +40,6 @@ pub enum SettleError {
 impl SettleError {
     /// Whether waiting and retrying can help (Postgres down, restarting or slow).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SettleError::Db(_))
+        matches!(self, SettleError::Db(_) | SettleError::OffsetMoved)
     }
 }

@@ -120,48 +120,51 @@ pub async fn run(
 }
 
 /// One connection's life: returns `Ok` when asked to stop, an error otherwise.
+///
+/// A builder thread reads and decodes the journal and builds the next batch while this task
+/// writes the current one (at most one batch waits between them), so that settlement's own
+/// CPU work overlaps with Postgres's.
 async fn session(
     config: &SettlementConfig,
-    metrics: &Metrics,
+    metrics: &Arc<Metrics>,
     stop: &mut watch::Receiver<bool>,
     report: &mut RunReport,
 ) -> Result<(), SettleError> {
     let mut client = connect(&config.database_url).await?;
     let state = load_consumer(&client, &config.consumer, config.genesis_fee_account).await?;
-    let mut catalog: Catalog = state.catalog;
     let mut offset = state.last_seq;
     metrics.applied_seq.store(offset, Ordering::Relaxed);
     report.applied_seq = offset;
     tracing::info!(offset, "settlement resumes after event {offset}");
-    let mut reader = JournalReader::open(&config.events_dir, offset + 1)?;
-    loop {
+    if config.stop_at.is_some_and(|s| offset >= s) {
+        return Ok(());
+    }
+    let reader = JournalReader::open(&config.events_dir, offset + 1)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, SettleError>>(1);
+    let builder = Builder {
+        config: config.clone(),
+        metrics: Arc::clone(metrics),
+        reader,
+        catalog: state.catalog,
+        offset,
+    };
+    let thread = std::thread::Builder::new()
+        .name("settlement-batch".into())
+        .spawn(move || builder.run(tx))
+        .map_err(|e| SettleError::Node(format!("settlement builder thread: {e}")))?;
+    let result = loop {
         if config.stop_at.is_some_and(|s| offset >= s) || *stop.borrow() {
-            return Ok(());
+            break Ok(());
         }
-        let mut batch = Batch::new(offset, catalog.fee_account);
-        // Wait for the first event, then take whatever else is already durable.
-        let first = tokio::select! {
-            r = reader.next() => r?,
-            _ = stop.wait_for(|s| *s) => return Ok(()),
+        let batch = tokio::select! {
+            b = rx.recv() => match b {
+                Some(Ok(b)) => b,
+                Some(Err(e)) => break Err(e),
+                None => break Err(SettleError::Node("the batch builder stopped".into())),
+            },
+            _ = stop.wait_for(|s| *s) => break Ok(()),
         };
-        add_record(&mut batch, &mut catalog, &first)?;
-        while batch.events < config.max_batch_events
-            && batch.trades.len() < config.max_batch_trades
-            && config.stop_at.is_none_or(|s| batch.last_seq < s)
-        {
-            match reader.try_next()? {
-                Some(r) => add_record(&mut batch, &mut catalog, &r)?,
-                None => break,
-            }
-        }
-        if let Ok(Some(head)) = journal::durable_file::read(&config.events_dir) {
-            metrics.head_seq.fetch_max(head, Ordering::Relaxed);
-        }
-        metrics
-            .head_seq
-            .fetch_max(batch.last_seq, Ordering::Relaxed);
-        let result = write_batch(&mut client, &config.consumer, &batch, now_ms()).await;
-        match result {
+        match write_batch(&mut client, &config.consumer, &batch, now_ms()).await {
             Ok(WriteOutcome::Committed) => {
                 offset = batch.last_seq;
                 report.applied_seq = offset;
@@ -185,20 +188,86 @@ async fn session(
                 );
             }
             Ok(WriteOutcome::OffsetMoved) => {
-                // Another writer moved the offset: start over from what is committed.
-                let state =
-                    load_consumer(&client, &config.consumer, config.genesis_fee_account).await?;
+                // Another writer moved the offset: a new session reloads what is committed.
                 tracing::warn!(
                     expected = offset,
-                    found = state.last_seq,
                     "settlement offset moved under us; resuming from the database"
                 );
-                catalog = state.catalog;
-                offset = state.last_seq;
-                reader = JournalReader::open(&config.events_dir, offset + 1)?;
+                break Err(SettleError::OffsetMoved);
             }
-            Err(e) => return Err(e),
+            Err(e) => break Err(e),
         }
+    };
+    drop(rx);
+    // The builder notices the closed channel at its next send or wait.
+    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    result
+}
+
+/// Reads, decodes and batches on a thread of its own.
+struct Builder {
+    config: SettlementConfig,
+    metrics: Arc<Metrics>,
+    reader: JournalReader,
+    catalog: Catalog,
+    offset: u64,
+}
+
+impl Builder {
+    fn run(mut self, tx: tokio::sync::mpsc::Sender<Result<Batch, SettleError>>) {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(SettleError::Node(format!("builder runtime: {e}"))));
+                return;
+            }
+        };
+        rt.block_on(async move {
+            loop {
+                if self.config.stop_at.is_some_and(|s| self.offset >= s) {
+                    return;
+                }
+                let batch = tokio::select! {
+                    b = self.next_batch() => b,
+                    _ = tx.closed() => return,
+                };
+                let failed = batch.is_err();
+                if let Ok(b) = &batch {
+                    self.offset = b.last_seq;
+                }
+                if tx.send(batch).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Waits for the first event, then takes whatever else is already durable, up to the
+    /// batch limits.
+    async fn next_batch(&mut self) -> Result<Batch, SettleError> {
+        let c = &self.config;
+        let mut batch = Batch::new(self.offset, self.catalog.fee_account);
+        let first = self.reader.next().await?;
+        add_record(&mut batch, &mut self.catalog, &first)?;
+        while batch.events < c.max_batch_events
+            && batch.trades.len() < c.max_batch_trades
+            && c.stop_at.is_none_or(|s| batch.last_seq < s)
+        {
+            match self.reader.try_next()? {
+                Some(r) => add_record(&mut batch, &mut self.catalog, &r)?,
+                None => break,
+            }
+        }
+        if let Ok(Some(head)) = journal::durable_file::read(&c.events_dir) {
+            self.metrics.head_seq.fetch_max(head, Ordering::Relaxed);
+        }
+        self.metrics
+            .head_seq
+            .fetch_max(batch.last_seq, Ordering::Relaxed);
+        Ok(batch)
     }
 }
 
