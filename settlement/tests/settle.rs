@@ -320,3 +320,40 @@ fn numeric_amounts_are_exact_in_postgres_both_ways() {
     assert!(row.try_get::<_, settlement::Amount>(0).is_err());
     assert!(row.try_get::<_, settlement::Amount>(1).is_err());
 }
+
+/// Every SQL example of docs/clearing.md runs on a settled database; the checks documented as
+/// "expect no rows" return none.
+#[test]
+fn the_documented_queries_run() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/clearing.md"))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let last = session(dir.path(), 13, 4, 300);
+    let pg = TempCluster::shared().unwrap();
+    let db = pg.create_database().unwrap();
+    settle(config(dir.path(), &db.connection_string, last, 10_000));
+    let (mut blocks, mut checks) = (0, 0);
+    let mut rest = doc.as_str();
+    while let Some(start) = rest.find("```sql\n") {
+        let before = &rest[..start];
+        let body = &rest[start + 7..];
+        let end = body.find("```").unwrap();
+        let sql = &body[..end];
+        let expect_empty = before
+            .rsplit("\n\n")
+            .next()
+            .unwrap_or("")
+            .contains("expect no rows");
+        let out = pg
+            .cluster()
+            .psql(&db.name, sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        if expect_empty {
+            assert_eq!(out.trim(), "", "{sql}");
+            checks += 1;
+        }
+        blocks += 1;
+        rest = &body[end + 3..];
+    }
+    assert!(blocks >= 6 && checks >= 2, "{blocks} {checks}");
+}
