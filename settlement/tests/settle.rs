@@ -340,6 +340,7 @@ fn the_documented_queries_run() {
         let end = body.find("```").unwrap();
         let sql = &body[..end];
         let expect_empty = before
+            .trim_end()
             .rsplit("\n\n")
             .next()
             .unwrap_or("")
