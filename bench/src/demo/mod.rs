@@ -385,6 +385,7 @@ pub async fn run_with_stats(
             drain_timeout: config.drain_timeout,
             measure_from: (start + config.warmup).into_std(),
             exec_reports: config.exec_reports && config.user_data,
+            max_tracked: 2 * config.max_in_flight.max(1),
         };
         tasks.push(tokio::spawn(trader::run(
             i,

@@ -4,7 +4,7 @@ use super::stats::{new_histogram, record_latency, ErrorKind, Stats};
 use crate::client::{Client, ClientError, PendingResponse, UserDataStream, UserEvent};
 use crate::flow::{ActionKind, Flow};
 use futures_util::stream::FuturesUnordered;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,6 +21,10 @@ const MERGE_EVERY: Duration = Duration::from_millis(250);
 /// Most requests a trader sends in one go before it looks at responses again.
 const SEND_BURST: usize = 64;
 
+/// Most completed requests a trader accounts for in one go before it looks at its other
+/// work again (more than [`SEND_BURST`], so accounting keeps up with sending).
+const COMPLETE_BURST: usize = 4 * SEND_BURST;
+
 /// How long a new order waits for its first execution report before it is forgotten.
 const EXEC_REPORT_WAIT: Duration = Duration::from_secs(10);
 
@@ -36,6 +40,9 @@ pub(super) struct Plan {
     pub measure_from: Instant,
     /// Measure new orders' execution report latency.
     pub exec_reports: bool,
+    /// Most requests tracked at once (in flight, or answered and not yet accounted for);
+    /// at this many the trader accounts before it sends more.
+    pub max_tracked: usize,
 }
 
 impl Plan {
@@ -187,7 +194,16 @@ pub(super) async fn run(
                 }
             }
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
-                if t.complete(done) {
+                let mut closed = t.complete(done);
+                // Every other response already in, up to more than a burst of sends, so
+                // answers are accounted for faster than requests go out.
+                for _ in 1..COMPLETE_BURST {
+                    match in_flight.next().now_or_never() {
+                        Some(Some(done)) => closed |= t.complete(done),
+                        _ => break,
+                    }
+                }
+                if closed {
                     ending = Ending::Disconnected;
                     break 'run;
                 }
@@ -201,12 +217,15 @@ pub(super) async fn run(
                 t.prune_awaiting(Instant::now());
                 next_merge += MERGE_EVERY;
             }
-            () = tokio::time::sleep_until(due) => {
+            // At `max_tracked`, more than `max_in_flight` of them are answered: the branch
+            // above is ready, and sending resumes after it.
+            () = tokio::time::sleep_until(due), if in_flight.len() < plan.max_tracked => {
                 // Every request due by now, up to a burst.
                 let now = tokio::time::Instant::now();
                 for _ in 0..SEND_BURST {
                     let due = plan.due(k);
-                    if due > now {
+                    // Answered requests not yet accounted for stay bounded too.
+                    if due > now || in_flight.len() >= plan.max_tracked {
                         break;
                     }
                     let step = due.saturating_duration_since(plan.start).as_nanos() / walk_ns;
