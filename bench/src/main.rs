@@ -137,6 +137,11 @@ struct LoadArgs {
     /// measured (the journals fdatasync there) [default: the system temp directory].
     #[arg(long)]
     node_dir: Option<PathBuf>,
+    /// Let a node the bench starts run settlement (Postgres) beside it, as `exchange run`
+    /// does by default; without this flag it runs with EXCHANGE_SETTLEMENT=off and the load
+    /// measures order entry (gateway, sequencer, journals, matcher, market data) alone.
+    #[arg(long)]
+    node_settlement: bool,
     /// Connections, each one trader with its own order flow.
     #[arg(long, default_value_t = 16)]
     connections: usize,
@@ -301,6 +306,7 @@ impl LoadArgs {
                     parent_dir: self.node_dir.clone().unwrap_or_else(std::env::temp_dir),
                     accounts,
                     max_open_orders_per_account: u32::try_from(open.max(200)).unwrap_or(u32::MAX),
+                    settlement: self.node_settlement,
                 };
                 let node = SpawnedNode::start(&setup)?;
                 tracing::info!(url = node.server.url(), dir = %node.dir().display(), "node started");

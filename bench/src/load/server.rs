@@ -163,6 +163,9 @@ pub struct NodeSetup {
     pub accounts: Vec<u64>,
     /// Most open orders per account (the engine's limit).
     pub max_open_orders_per_account: u32,
+    /// Let the node run settlement into Postgres beside it (`exchange run` does unless
+    /// `EXCHANGE_SETTLEMENT=off`); off, the load measures order entry alone.
+    pub settlement: bool,
 }
 
 /// A running node in its own temporary data directory (removed when dropped).
@@ -238,6 +241,9 @@ impl SpawnedNode {
             .arg("--data-dir")
             .arg(&data)
             .args(["--listen", "127.0.0.1:0"]);
+        if !setup.settlement {
+            cmd.env("EXCHANGE_SETTLEMENT", "off");
+        }
         let server = ChildServer::start(
             "exchange run",
             cmd,
@@ -271,6 +277,7 @@ mod tests {
             parent_dir: PathBuf::from("."),
             accounts: vec![1001, 2002],
             max_open_orders_per_account: 300,
+            settlement: false,
         };
         let text = node_config_toml(&setup);
         assert!(text.contains("max_open_orders_per_account = 300\n"));
