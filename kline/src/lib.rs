@@ -8,6 +8,12 @@
 //! * [`Aggregator`]: folds events into candles. It reads only `Trade` events and their
 //!   command timestamps, so rebuilding from the events journal gives identical candles.
 //!
+//! * [`KlineStore`] / [`follow`]: persistence to Postgres in batches: the candles a batch of
+//!   events changed are COPYed into a session staging table and merged with one upsert, and
+//!   the consumer's last event sequence moves in the same transaction (exactly once; a
+//!   restart rebuilds the in-memory candles from the events journal and resumes writing
+//!   after the committed sequence).
+//!
 //! # Intervals without trades
 //! A candle exists only for an interval that had at least one trade: the REST history
 //! (`GET /api/v3/klines`) omits empty intervals, as Binance does, and nothing is persisted for
@@ -18,7 +24,11 @@
 mod aggregator;
 mod candle;
 mod interval;
+pub mod store;
+mod writer;
 
 pub use aggregator::{Aggregator, SeriesKey};
 pub use candle::Candle;
 pub use interval::{Interval, ParseIntervalError};
+pub use store::{KlineError, KlineStore, WriteOutcome};
+pub use writer::{follow, WriterConfig};
