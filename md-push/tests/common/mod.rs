@@ -164,7 +164,9 @@ impl Flow {
             82..=97 => Command::Cancel {
                 account,
                 symbol: SymbolId(symbol),
-                target: CancelTarget::OrderId(OrderId(1 + r.below(self.n.max(1)))),
+                // A recent order id (ids are assigned to accepted orders, about one per
+                // command), so that cancels often find their order.
+                target: CancelTarget::OrderId(OrderId(self.n.saturating_sub(r.below(2000)).max(1))),
             },
             _ => Command::CancelAll {
                 account,
