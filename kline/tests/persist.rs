@@ -52,7 +52,11 @@ fn genesis() -> Vec<Command> {
 
 fn order(n: u64) -> Command {
     // Alternating resting asks and crossing bids at drifting prices: about one trade per pair.
-    let side = if n % 2 == 0 { Side::Sell } else { Side::Buy };
+    let side = if n.is_multiple_of(2) {
+        Side::Sell
+    } else {
+        Side::Buy
+    };
     Command::PlaceOrder(PlaceOrder {
         account: AccountId(1 + n % 4),
         symbol: SymbolId(1),
