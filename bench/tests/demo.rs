@@ -254,6 +254,13 @@ async fn the_warm_up_is_sent_but_not_counted() {
     assert_eq!(report.responses, report.sent);
     assert_eq!(report.latency.count, report.sent);
     assert_eq!(report.send_lag.count, report.sent);
+    // Not overloaded: about as many answers arrive in the window as requests are due in it.
+    assert!(
+        report.answered_in_window.abs_diff(report.sent) <= 20,
+        "{} answered in the window, {} sent",
+        report.answered_in_window,
+        report.sent
+    );
     // No user data stream: no execution report measured, none subscribed.
     assert_eq!(report.exec_report_latency.count, 0);
     assert_eq!(count(&log, "userDataStream.subscribe"), 0);

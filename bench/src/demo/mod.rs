@@ -229,8 +229,13 @@ pub struct DemoReport {
     pub target_rate: u64,
     /// Requests sent.
     pub sent: u64,
-    /// Responses received (successes and error responses).
+    /// Responses received (successes and error responses) to the requests due after the
+    /// warm-up.
     pub responses: u64,
+    /// Responses that arrived between the end of the warm-up and the stop, whenever their
+    /// requests were due: the throughput, also when the run is overloaded and answers
+    /// warm-up requests late.
+    pub answered_in_window: u64,
     /// Trades, counted from fills in responses.
     pub trades: u64,
     /// Failed requests by kind.
@@ -251,6 +256,12 @@ impl DemoReport {
     /// Responses per second over the run.
     pub fn responses_per_sec(&self) -> u64 {
         per_second(self.responses, self.elapsed)
+    }
+
+    /// Responses per second that arrived inside the measured window
+    /// ([`DemoReport::answered_in_window`]).
+    pub fn throughput(&self) -> u64 {
+        per_second(self.answered_in_window, self.elapsed)
     }
 
     /// Trades per second over the run.
@@ -426,6 +437,7 @@ pub async fn run_with_stats(
         target_rate: config.rate,
         sent: stats.sent(),
         responses: stats.responses(),
+        answered_in_window: stats.answered_in_window(),
         trades: stats.trades(),
         errors: stats.errors(),
         latency: stats.latency(),

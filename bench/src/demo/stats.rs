@@ -139,6 +139,7 @@ pub struct Stats {
     started: Instant,
     sent: AtomicU64,
     responses: AtomicU64,
+    answered_in_window: AtomicU64,
     trades: AtomicU64,
     errors_total: AtomicU64,
     errors: Mutex<BTreeMap<ErrorKind, u64>>,
@@ -187,6 +188,7 @@ impl Stats {
             started: now,
             sent: AtomicU64::new(0),
             responses: AtomicU64::new(0),
+            answered_in_window: AtomicU64::new(0),
             trades: AtomicU64::new(0),
             errors_total: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
@@ -213,6 +215,17 @@ impl Stats {
     pub fn record_ok(&self, fills: u64) {
         self.responses.fetch_add(1, Ordering::Relaxed);
         self.trades.fetch_add(fills, Ordering::Relaxed);
+    }
+
+    /// A response (success or error) arrived inside the measured window, whenever its
+    /// request was due.
+    pub fn record_answered_in_window(&self) {
+        self.answered_in_window.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Responses that arrived inside the measured window.
+    pub fn answered_in_window(&self) -> u64 {
+        self.answered_in_window.load(Ordering::Relaxed)
     }
 
     /// A failed request. Error responses from the server count as responses too.

@@ -88,6 +88,8 @@ struct Trader {
     measure_from: Instant,
     /// Counted requests sent and not yet completed.
     measured_in_flight: u64,
+    /// When the trader saw the stop signal (the end of the measured window).
+    window_end: Option<Instant>,
     /// Intended send times of counted new orders awaiting their first execution report,
     /// by `clientOrderId`.
     awaiting_report: HashMap<String, Instant>,
@@ -134,6 +136,15 @@ impl Trader {
     fn complete(&mut self, (tag, due, arrived, result): Done) -> bool {
         let us = micros_between(due, arrived);
         let feedback = self.flow.on_result(tag, &result);
+        // Throughput counts answers by arrival inside the measured window, whenever they
+        // were due (an overloaded run answers warm-up requests after the warm-up).
+        let answered = matches!(result, Ok(_) | Err(ClientError::Api { .. }));
+        if answered
+            && arrived >= self.measure_from
+            && self.window_end.is_none_or(|end| arrived <= end)
+        {
+            self.stats.record_answered_in_window();
+        }
         if due < self.measure_from {
             return matches!(result, Err(ClientError::Closed));
         }
@@ -176,6 +187,7 @@ pub(super) async fn run(
         exec_report: new_histogram(),
         measure_from: plan.measure_from,
         measured_in_flight: 0,
+        window_end: None,
         awaiting_report: HashMap::new(),
     };
     let mut in_flight: InFlight = FuturesUnordered::new();
@@ -190,6 +202,7 @@ pub(super) async fn run(
         tokio::select! {
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
+                    t.window_end = Some(Instant::now());
                     break 'run;
                 }
             }
