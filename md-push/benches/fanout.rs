@@ -4,9 +4,9 @@
 //! broadcast hands the command's events to its subscribers, observed by a probe beside
 //! md-push's own receiver) to the client's receipt, as hdrhistogram percentiles.
 //!
-//! `cargo bench -p md-push --bench fanout -- [subscribers] [orders/s] [seconds] [depth stream]`
-//! (defaults: 1000 50000 10 depth@100ms). Every subscriber takes one symbol's
-//! `<s>@<depth stream>` and `<s>@trade` on one combined connection; every 20th subscriber
+//! `cargo bench -p md-push --bench fanout -- [subscribers] [orders/s] [seconds] [streams]`
+//! (defaults: 1000 50000 10 depth@100ms,trade). Every subscriber takes one symbol's streams
+//! (round robin over the three symbols) on one combined connection; every 20th subscriber
 //! records per-message delays (the others only count), so that recording does not dominate
 //! the client side.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_arithmetic)]
@@ -59,16 +59,19 @@ fn main() {
     let subscribers: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let rate: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(50_000);
     let seconds: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10);
-    let depth_stream = args.get(3).cloned().unwrap_or_else(|| "depth@100ms".into());
+    let kinds = args
+        .get(3)
+        .cloned()
+        .unwrap_or_else(|| "depth@100ms,trade".into());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(run(subscribers, rate, seconds, depth_stream));
+    rt.block_on(run(subscribers, rate, seconds, kinds));
 }
 
-async fn run(subscribers: usize, rate: u64, seconds: u64, depth_stream: String) {
+async fn run(subscribers: usize, rate: u64, seconds: u64, kinds: String) {
     let x = Arc::new(Exchange::start(MdPushConfig::default()).await);
     let probe = Arc::new(Mutex::new(Probe::default()));
     {
@@ -94,7 +97,8 @@ async fn run(subscribers: usize, rate: u64, seconds: u64, depth_stream: String) 
     let mut clients = Vec::with_capacity(subscribers);
     for i in 0..subscribers {
         let symbol = SYMBOLS[i % SYMBOLS.len()].1.to_ascii_lowercase();
-        let path = format!("/stream?streams={symbol}@{depth_stream}/{symbol}@trade");
+        let streams: Vec<String> = kinds.split(',').map(|k| format!("{symbol}@{k}")).collect();
+        let path = format!("/stream?streams={}", streams.join("/"));
         let mut ws = ws(x.addr(), &path).await;
         let delivered = Arc::clone(&delivered);
         let measuring = Arc::clone(&measuring);
@@ -134,7 +138,7 @@ async fn run(subscribers: usize, rate: u64, seconds: u64, depth_stream: String) 
             (rec, closed_by_server)
         }));
     }
-    println!("{subscribers} subscribers connected ({depth_stream} + trade, one symbol each)");
+    println!("{subscribers} subscribers connected ({kinds}, one symbol each)");
     // Open-loop load: every millisecond, the commands due by then.
     let load = {
         let x = Arc::clone(&x);
@@ -235,7 +239,7 @@ async fn run(subscribers: usize, rate: u64, seconds: u64, depth_stream: String) 
         metrics.slow_cut - cut0,
         metrics.slow_cut
     );
-    for (name, h) in [("trade", &trade_h), (depth_stream.as_str(), &depth_h)] {
+    for (name, h) in [("trade", &trade_h), ("depth", &depth_h)] {
         println!(
             "{name}: {} samples, event -> receipt p50 {:.0} us, p90 {:.0} us, p99 {:.0} us, p99.9 {:.0} us, max {:.0} us",
             h.len(),

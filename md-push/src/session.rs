@@ -120,14 +120,14 @@ async fn write_loop(
             let _ = sink.close().await;
             return;
         };
-        let closing = matches!(m, Message::Close(_));
         let sent = tokio::select! {
             biased;
             _ = cut.notified() => break,
-            r = sink.send(m) => r,
+            r = write_batch(&mut sink, m, &mut rx) => r,
         };
-        if sent.is_err() || closing {
-            return;
+        match sent {
+            Ok(false) => {}
+            Ok(true) | Err(_) => return,
         }
     }
     // Cut off: the error message and a close frame, if the socket takes them at all.
@@ -137,6 +137,33 @@ async fn write_loop(
         sink.send(close_frame(1008, "slow consumer")).await
     })
     .await;
+}
+
+/// Most messages written between two flushes.
+const WRITE_BATCH: usize = 256;
+
+/// Writes `first` and whatever else is already queued (up to [`WRITE_BATCH`]) with one flush:
+/// one socket write for a burst instead of one per message. True when a close frame went out.
+async fn write_batch(
+    sink: &mut Sink,
+    first: Message,
+    rx: &mut mpsc::Receiver<Message>,
+) -> Result<bool, axum::Error> {
+    let mut closing = matches!(first, Message::Close(_));
+    sink.feed(first).await?;
+    let mut n = 1;
+    while !closing && n < WRITE_BATCH {
+        match rx.try_recv() {
+            Ok(m) => {
+                closing = matches!(m, Message::Close(_));
+                sink.feed(m).await?;
+                n += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    sink.flush().await?;
+    Ok(closing)
 }
 
 struct Conn {
