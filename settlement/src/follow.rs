@@ -121,9 +121,10 @@ pub async fn run(
 
 /// One connection's life: returns `Ok` when asked to stop, an error otherwise.
 ///
-/// A builder thread reads and decodes the journal and builds the next batch while this task
-/// writes the current one (at most one batch waits between them), so that settlement's own
-/// CPU work overlaps with Postgres's.
+/// A builder thread reads and decodes the journal into the next batch while this task writes
+/// the current one, and hands over everything it gathered when the writer asks, so that
+/// settlement's own CPU work overlaps with Postgres's and each batch holds exactly what
+/// arrived during the previous write (no batch waits behind another).
 async fn session(
     config: &SettlementConfig,
     metrics: &Arc<Metrics>,
@@ -141,6 +142,7 @@ async fn session(
     }
     let reader = JournalReader::open(&config.events_dir, offset + 1)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, SettleError>>(1);
+    let (want_tx, want_rx) = tokio::sync::mpsc::channel::<()>(1);
     let builder = Builder {
         config: config.clone(),
         metrics: Arc::clone(metrics),
@@ -150,11 +152,15 @@ async fn session(
     };
     let thread = std::thread::Builder::new()
         .name("settlement-batch".into())
-        .spawn(move || builder.run(tx))
+        .spawn(move || builder.run(tx, want_rx))
         .map_err(|e| SettleError::Node(format!("settlement builder thread: {e}")))?;
     let result = loop {
         if config.stop_at.is_some_and(|s| offset >= s) || *stop.borrow() {
             break Ok(());
+        }
+        // Ask for everything gathered so far (the builder keeps gathering until asked).
+        if want_tx.send(()).await.is_err() {
+            break Err(SettleError::Node("the batch builder stopped".into()));
         }
         let batch = tokio::select! {
             b = rx.recv() => match b {
@@ -199,7 +205,8 @@ async fn session(
         }
     };
     drop(rx);
-    // The builder notices the closed channel at its next send or wait.
+    drop(want_tx);
+    // The builder notices the closed channels at its next send or wait.
     let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     result
 }
@@ -214,7 +221,11 @@ struct Builder {
 }
 
 impl Builder {
-    fn run(mut self, tx: tokio::sync::mpsc::Sender<Result<Batch, SettleError>>) {
+    fn run(
+        mut self,
+        tx: tokio::sync::mpsc::Sender<Result<Batch, SettleError>>,
+        mut want: tokio::sync::mpsc::Receiver<()>,
+    ) {
         let rt = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -226,48 +237,71 @@ impl Builder {
             }
         };
         rt.block_on(async move {
+            let mut wanted = false;
+            let mut batch = Batch::new(self.offset, self.catalog.fee_account);
             loop {
-                if self.config.stop_at.is_some_and(|s| self.offset >= s) {
+                let result = self.gather(&mut batch);
+                if let Err(e) = result {
+                    let _ = tx.send(Err(e)).await;
                     return;
                 }
-                let batch = tokio::select! {
-                    b = self.next_batch() => b,
-                    _ = tx.closed() => return,
-                };
-                let failed = batch.is_err();
-                if let Ok(b) = &batch {
-                    self.offset = b.last_seq;
+                if wanted && !batch.is_empty() {
+                    let next = Batch::new(batch.last_seq, self.catalog.fee_account);
+                    let full = std::mem::replace(&mut batch, next);
+                    self.publish_head(full.last_seq);
+                    if tx.send(Ok(full)).await.is_err() {
+                        return;
+                    }
+                    wanted = false;
+                    continue;
                 }
-                if tx.send(batch).await.is_err() || failed {
-                    return;
+                let room = self.has_room(&batch);
+                tokio::select! {
+                    r = self.reader.next(), if room => match r {
+                        Ok(record) => {
+                            if let Err(e) = add_record(&mut batch, &mut self.catalog, &record) {
+                                let _ = tx.send(Err(e)).await;
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e.into())).await;
+                            return;
+                        }
+                    },
+                    w = want.recv() => match w {
+                        Some(()) => wanted = true,
+                        None => return,
+                    },
                 }
             }
         });
     }
 
-    /// Waits for the first event, then takes whatever else is already durable, up to the
-    /// batch limits.
-    async fn next_batch(&mut self) -> Result<Batch, SettleError> {
+    /// Whether the batch may take another event.
+    fn has_room(&self, batch: &Batch) -> bool {
         let c = &self.config;
-        let mut batch = Batch::new(self.offset, self.catalog.fee_account);
-        let first = self.reader.next().await?;
-        add_record(&mut batch, &mut self.catalog, &first)?;
-        while batch.events < c.max_batch_events
+        batch.events < c.max_batch_events
             && batch.trades.len() < c.max_batch_trades
             && c.stop_at.is_none_or(|s| batch.last_seq < s)
-        {
+    }
+
+    /// Adds every record already durable, up to the batch limits.
+    fn gather(&mut self, batch: &mut Batch) -> Result<(), SettleError> {
+        while self.has_room(batch) {
             match self.reader.try_next()? {
-                Some(r) => add_record(&mut batch, &mut self.catalog, &r)?,
+                Some(r) => add_record(batch, &mut self.catalog, &r)?,
                 None => break,
             }
         }
-        if let Ok(Some(head)) = journal::durable_file::read(&c.events_dir) {
+        Ok(())
+    }
+
+    fn publish_head(&self, last: u64) {
+        if let Ok(Some(head)) = journal::durable_file::read(&self.config.events_dir) {
             self.metrics.head_seq.fetch_max(head, Ordering::Relaxed);
         }
-        self.metrics
-            .head_seq
-            .fetch_max(batch.last_seq, Ordering::Relaxed);
-        Ok(batch)
+        self.metrics.head_seq.fetch_max(last, Ordering::Relaxed);
     }
 }
 
