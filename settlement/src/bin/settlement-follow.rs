@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     let mut max_batch = None;
     let mut stop_at = None;
     let mut i = 0;
-    while i + 1 < args.len() + 1 {
+    while i < args.len() {
         let Some(flag) = args.get(i) else { break };
         let Some(value) = args.get(i + 1) else {
             return usage();
