@@ -136,7 +136,7 @@ pub fn session(data_dir: &Path, seed: u64, accounts: u64, commands: usize) -> u6
     node.shutdown().unwrap().last_event_seq
 }
 
-fn random_command(rng: &mut Rng, i: usize, accounts: u64, orders_so_far: u64) -> Command {
+pub fn random_command(rng: &mut Rng, i: usize, accounts: u64, orders_so_far: u64) -> Command {
     let account = AccountId(1 + rng.below(accounts));
     let sym = if rng.below(4) == 0 { 2 } else { 1 };
     let mid: u64 = if sym == 1 { 3_000_000 } else { 5_000 };
