@@ -122,8 +122,8 @@ pub fn start_in_process(config: &Config) -> Result<Option<InProcess>> {
     }))
 }
 
-/// Lets settlement catch up with the events journal (at most 10 s), then stops it and the
-/// embedded cluster.
+/// Lets settlement catch up with the events journal (while it makes progress, at most 10 s),
+/// then stops it and the embedded cluster.
 pub fn stop_in_process(s: Option<InProcess>) {
     let Some(s) = s else { return };
     let metrics = s.handle.metrics();
@@ -131,15 +131,23 @@ pub fn stop_in_process(s: Option<InProcess>) {
         .ok()
         .flatten()
         .unwrap_or(0);
+    // Wait while it makes progress (not for a database that is down), at most 10 s.
     let start = Instant::now();
-    while metrics
-        .applied_seq
-        .load(std::sync::atomic::Ordering::Relaxed)
-        < head
+    let applied = || {
+        metrics
+            .applied_seq
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let (mut last, mut last_change) = (applied(), Instant::now());
+    while applied() < head
         && start.elapsed() < Duration::from_secs(10)
+        && last_change.elapsed() < Duration::from_secs(2)
         && !s.handle.is_finished()
     {
         std::thread::sleep(Duration::from_millis(20));
+        if applied() != last {
+            (last, last_change) = (applied(), Instant::now());
+        }
     }
     match s.handle.stop() {
         Ok(r) => println!("settlement: settled up to event {}", r.applied_seq),
