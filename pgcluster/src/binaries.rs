@@ -34,7 +34,12 @@ impl Binaries {
         if let Some(path) = std::env::var_os("PATH") {
             candidates.extend(std::env::split_paths(&path));
         }
-        for dir in &candidates {
+        Binaries::first_complete(&candidates)
+    }
+
+    /// The first folder of `candidates` holding all the server programs.
+    pub fn first_complete(candidates: &[PathBuf]) -> Result<Binaries, ClusterError> {
+        for dir in candidates {
             if REQUIRED.iter().all(|b| dir.join(b).is_file()) {
                 return Ok(Binaries {
                     bin_dir: dir.clone(),
@@ -105,12 +110,28 @@ mod tests {
     }
 
     #[test]
-    fn missing_binaries_message_names_the_package() {
-        let e = ClusterError::BinariesMissing {
-            searched: "/nowhere".into(),
-        };
+    fn missing_binaries_are_named_with_what_to_install() {
+        let dir = tempfile::tempdir().unwrap();
+        let partial = dir.path().join("partial");
+        std::fs::create_dir_all(&partial).unwrap();
+        // initdb and pg_ctl but no postgres: not a usable folder.
+        for p in ["initdb", "pg_ctl"] {
+            std::fs::write(partial.join(p), "").unwrap();
+        }
+        let e =
+            Binaries::first_complete(&[dir.path().join("nowhere"), partial.clone()]).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("apt-get install postgresql"), "{text}");
-        assert!(text.contains("/nowhere"), "{text}");
+        assert!(
+            text.contains("nowhere") && text.contains("partial"),
+            "{text}"
+        );
+        std::fs::write(partial.join("postgres"), "").unwrap();
+        assert_eq!(
+            Binaries::first_complete(&[dir.path().join("nowhere"), partial.clone()])
+                .unwrap()
+                .bin_dir,
+            partial
+        );
     }
 }
