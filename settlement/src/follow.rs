@@ -100,7 +100,13 @@ pub async fn run(
         if *stop.borrow() {
             return Ok(report);
         }
-        match session(&config, &metrics, &mut stop, &mut report).await {
+        let batches_before = report.batches;
+        let result = session(&config, &metrics, &mut stop, &mut report).await;
+        if report.batches > batches_before {
+            // The last session made progress: the next failure starts a fresh backoff.
+            backoff = config.retry_initial;
+        }
+        match result {
             Ok(()) => return Ok(report),
             Err(e) if e.is_retryable() => {
                 metrics.retries.fetch_add(1, Ordering::Relaxed);
