@@ -234,6 +234,21 @@ impl Drop for Cluster {
     }
 }
 
+/// Stops (`-m immediate`) a server running in the cluster directory `dir`, if any: for
+/// clusters whose owner died without stopping them.
+pub(crate) fn stop_orphan(dir: &Path) -> Result<(), ClusterError> {
+    let data = dir.join("data");
+    if running_server(&data)?.is_none() {
+        return Ok(());
+    }
+    let binaries = Binaries::locate()?;
+    let mut cmd = Command::new(binaries.program("pg_ctl"));
+    cmd.arg("-D")
+        .arg(&data)
+        .args(["-m", "immediate", "-w", "-t", PG_CTL_TIMEOUT_S, "stop"]);
+    run(cmd, Owner::detect()?, "pg_ctl stop").map(|_| ())
+}
+
 fn absolute(dir: &Path) -> Result<PathBuf, ClusterError> {
     std::path::absolute(dir).map_err(|e| ClusterError::io("resolve", dir, e))
 }
@@ -306,7 +321,7 @@ fn running_server(data: &Path) -> Result<Option<(PathBuf, u16)>, ClusterError> {
     }
 }
 
-fn process_alive(pid: i32) -> bool {
+pub(crate) fn process_alive(pid: i32) -> bool {
     if pid <= 0 {
         return false;
     }

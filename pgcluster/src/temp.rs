@@ -22,15 +22,27 @@ pub struct TempDatabase {
 }
 
 static SHARED: OnceLock<&'static TempCluster> = OnceLock::new();
+
+/// Prefix of the temporary directories, under `/tmp`.
+const PREFIX: &str = "pgtest-";
+/// The file in a temporary directory naming the process that made it.
+const OWNER_FILE: &str = "owner.pid";
 static SHARED_INIT: Mutex<()> = Mutex::new(());
 
 impl TempCluster {
     /// A new cluster of its own (about 1 s): for tests that stop and restart the server.
+    ///
+    /// First it removes the clusters of test processes that died without cleaning up (killed
+    /// by a timeout, say): their servers would otherwise run on forever.
     pub fn new() -> Result<TempCluster, ClusterError> {
+        sweep_orphans();
         let dir = tempfile::Builder::new()
-            .prefix("pgtest-")
+            .prefix(PREFIX)
             .tempdir_in("/tmp")
             .map_err(|e| ClusterError::io("create a temp dir in", "/tmp", e))?;
+        let owner = dir.path().join(OWNER_FILE);
+        std::fs::write(&owner, std::process::id().to_string())
+            .map_err(|e| ClusterError::io("write", &owner, e))?;
         let cluster = Cluster::start(dir.path().join("pg"))?;
         Ok(TempCluster {
             cluster: Some(cluster),
@@ -83,6 +95,41 @@ impl Drop for TempCluster {
     fn drop(&mut self) {
         drop(self.cluster.take());
         drop(self.dir.take());
+    }
+}
+
+/// Stops and removes `/tmp/pgtest-*` clusters whose creating process is gone.
+fn sweep_orphans() {
+    let Ok(entries) = std::fs::read_dir("/tmp") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(PREFIX))
+        {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(path.join(OWNER_FILE)) else {
+            continue; // being created, or made by a build that wrote no owner file
+        };
+        let Ok(pid) = text.trim().parse::<i32>() else {
+            continue;
+        };
+        if crate::cluster::process_alive(pid) {
+            continue;
+        }
+        match crate::cluster::stop_orphan(&path.join("pg")) {
+            Ok(()) => {
+                let _ = std::fs::remove_dir_all(&path);
+                tracing::info!(dir = %path.display(), pid, "removed the cluster of a dead test process");
+            }
+            Err(e) => {
+                tracing::warn!(dir = %path.display(), error = %e, "cannot stop an orphaned test cluster")
+            }
+        }
     }
 }
 

@@ -92,3 +92,20 @@ fn shared_cluster_hands_out_separate_databases() {
     assert!(c.psql(&b.name, "SELECT * FROM only_in_a").is_err());
     assert!(std::ptr::eq(t, TempCluster::shared().unwrap()));
 }
+
+#[test]
+fn clusters_of_dead_test_processes_are_swept() {
+    // A cluster whose owner "died": its owner file names a process that does not exist.
+    let orphan = TempCluster::new().unwrap();
+    let dir = orphan.cluster().dir.parent().unwrap().to_path_buf();
+    std::fs::write(dir.join("owner.pid"), "999999999").unwrap();
+    let data = orphan.cluster().data_dir();
+    std::mem::forget(orphan); // as if the process had been killed
+    assert!(data.join("postmaster.pid").is_file());
+    let fresh = TempCluster::new().unwrap();
+    assert!(!dir.exists(), "the orphan was not removed");
+    assert_eq!(
+        fresh.cluster().psql("postgres", "SELECT 1").unwrap().trim(),
+        "1"
+    );
+}
