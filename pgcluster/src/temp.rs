@@ -7,8 +7,9 @@ use std::sync::{Mutex, OnceLock};
 /// A cluster in a temporary directory, removed (server stopped first) when dropped.
 #[derive(Debug)]
 pub struct TempCluster {
-    cluster: Option<Cluster>,
-    dir: Option<tempfile::TempDir>,
+    // Fields drop in order: the server stops before its directory is removed.
+    cluster: Cluster,
+    dir: tempfile::TempDir,
     next_db: AtomicU64,
 }
 
@@ -45,8 +46,8 @@ impl TempCluster {
             .map_err(|e| ClusterError::io("write", &owner, e))?;
         let cluster = Cluster::start(dir.path().join("pg"))?;
         Ok(TempCluster {
-            cluster: Some(cluster),
-            dir: Some(dir),
+            cluster,
+            dir,
             next_db: AtomicU64::new(1),
         })
     }
@@ -72,8 +73,7 @@ impl TempCluster {
 
     /// The cluster.
     pub fn cluster(&self) -> &Cluster {
-        // Always Some until drop.
-        self.cluster.as_ref().unwrap_or_else(|| unreachable!())
+        &self.cluster
     }
 
     /// A fresh, empty database with a unique name (about 40 ms).
@@ -88,13 +88,6 @@ impl TempCluster {
             connection_string: self.cluster().connection_string(&name),
             name,
         })
-    }
-}
-
-impl Drop for TempCluster {
-    fn drop(&mut self) {
-        drop(self.cluster.take());
-        drop(self.dir.take());
     }
 }
 
@@ -136,8 +129,6 @@ fn sweep_orphans() {
 extern "C" fn stop_shared() {
     if let Some(t) = SHARED.get() {
         let _ = t.cluster().stop_immediate();
-        if let Some(dir) = &t.dir {
-            let _ = std::fs::remove_dir_all(dir.path());
-        }
+        let _ = std::fs::remove_dir_all(t.dir.path());
     }
 }
