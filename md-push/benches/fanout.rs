@@ -78,7 +78,14 @@ async fn run(subscribers: usize, rate: u64, seconds: u64, kinds: String) {
         let mut rx = x.handle.subscribe();
         let probe = Arc::clone(&probe);
         tokio::spawn(async move {
-            while let Ok(batch) = rx.recv().await {
+            loop {
+                let batch = match rx.recv().await {
+                    Ok(b) => b,
+                    // An overloaded runtime can make the probe itself lag: the commands it
+                    // missed show up as unmatched samples.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
                 let now = Instant::now();
                 let mut p = probe.lock().unwrap();
                 if let Some(last) = batch.events.last() {
@@ -89,6 +96,22 @@ async fn run(subscribers: usize, rate: u64, seconds: u64, kinds: String) {
                         p.trades.push((t.trade_id.0, now));
                     }
                 }
+            }
+        });
+    }
+    // Scheduling probe: a task that sleeps 1 ms at a time and records how late it wakes.
+    // Stalls it sees are the runtime's or the machine's, not md-push's.
+    let lateness = Arc::new(Mutex::new(
+        Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap(),
+    ));
+    {
+        let lateness = Arc::clone(&lateness);
+        tokio::spawn(async move {
+            loop {
+                let due = Instant::now() + Duration::from_millis(1);
+                tokio::time::sleep_until(due.into()).await;
+                let late = Instant::now().saturating_duration_since(due).as_nanos() as u64;
+                lateness.lock().unwrap().record(late.max(1)).unwrap();
             }
         });
     }
@@ -229,6 +252,12 @@ async fn run(subscribers: usize, rate: u64, seconds: u64, kinds: String) {
         sent as f64 / load_time.as_secs_f64()
     );
     println!(
+        "matcher output: {} commands, {} trades ({:.0} trades/s)",
+        probe.commands.len(),
+        probe.trades.len(),
+        probe.trades.len() as f64 / load_time.as_secs_f64()
+    );
+    println!(
         "delivered: {:.0} messages/s to {subscribers} subscribers over {:.1} s (md-push queued {} in total)",
         (m1 - m0) as f64 / window.as_secs_f64(),
         window.as_secs_f64(),
@@ -239,6 +268,16 @@ async fn run(subscribers: usize, rate: u64, seconds: u64, kinds: String) {
         metrics.slow_cut - cut0,
         metrics.slow_cut
     );
+    {
+        let l = lateness.lock().unwrap();
+        println!(
+            "scheduling probe (1 ms sleeps, how late they wake): p50 {:.0} us, p99 {:.0} us, p99.9 {:.0} us, max {:.0} us",
+            us(&l, 0.5),
+            us(&l, 0.99),
+            us(&l, 0.999),
+            l.max() as f64 / 1000.0
+        );
+    }
     for (name, h) in [("trade", &trade_h), ("depth", &depth_h)] {
         println!(
             "{name}: {} samples, event -> receipt p50 {:.0} us, p90 {:.0} us, p99 {:.0} us, p99.9 {:.0} us, max {:.0} us",

@@ -227,6 +227,9 @@ impl Exchange {
             let listener = listener.tap_io(small_send_buffer as fn(&mut tokio::net::TcpStream));
             tokio::spawn(async move { axum::serve(listener, app).await });
         } else {
+            // TCP_NODELAY on every accepted socket, as `exchange run` serves: without it,
+            // Nagle's algorithm holds a small frame behind the client's delayed ACK (40 ms).
+            let listener = gateway::server::nodelay(listener);
             tokio::spawn(async move { axum::serve(listener, app).await });
         }
         self.md = Some(md);
