@@ -33,6 +33,7 @@ mod snapshots;
 
 pub use config::NodeConfig;
 pub use error::NodeError;
+pub use genesis::{read_genesis, GENESIS_FILE};
 pub use metrics::{NodeMetrics, OrderOutcomes};
 pub use node::{Applied, Node, NodeHandle, ShutdownReport};
 pub use projection::{NoProjection, Projection};
