@@ -67,6 +67,20 @@ pub async fn start(config: &Config, node: &Node<OrderIndex>) -> Result<Running> 
     .await?;
     // Market data (md-push): streams at /ws and /stream, REST reads under /api/v3.
     let md = md_push::MdPush::start(&handle, md_push::MdPushConfig::default())?;
+    // K-lines to Postgres, into settlement's database (exactly once; a restart resumes).
+    if let Some(url) = crate::settle::database_url() {
+        let events = handle.events_journal().clone();
+        tokio::spawn(async move {
+            let written = async {
+                let mut store = kline::KlineStore::connect(&url, "klines").await?;
+                kline::follow(&mut store, &events, &kline::WriterConfig::default()).await
+            };
+            match written.await {
+                Ok(last) => tracing::info!(last, "kline writer stopped"),
+                Err(e) => tracing::warn!(error = %e, "kline writer stopped"),
+            }
+        });
+    }
     // myTrades verifies signatures with its own copy of the API keys.
     let clearing_keys = KeyStore::open(&config.data_dir)?;
     let app = gateway::server::router(Arc::clone(&gateway))

@@ -80,6 +80,12 @@ struct Shared {
 
 static SHARED: OnceLock<Shared> = OnceLock::new();
 
+/// The database settlement writes to in this process (when it runs), for the other
+/// Postgres consumers (the kline writer).
+pub fn database_url() -> Option<String> {
+    SHARED.get().map(|s| s.url.clone())
+}
+
 /// Settlement running inside `exchange run` / `demo`.
 #[derive(Debug)]
 pub struct InProcess {
