@@ -394,6 +394,7 @@ impl LoadArgs {
             .build()
             .context("starting the runtime")?;
         let load_before = load_average();
+        let pressure = bench::load::pressure::PressureMark::now();
         let quiet = self.quiet;
         let demo = rt.block_on(async {
             let stats = Arc::new(Stats::new());
@@ -417,18 +418,16 @@ impl LoadArgs {
             }
             report
         });
+        let pressure = pressure.since();
         let load_after = load_average();
         drop(rt);
         let stopped = endpoint.stop();
         let demo = demo.context("the load could not run")?;
         stopped?;
-        Ok(RunReport::new(
-            settings,
-            &demo,
-            self.exec_reports,
-            load_before,
-            load_after,
-        ))
+        let mut report =
+            RunReport::new(settings, &demo, self.exec_reports, load_before, load_after);
+        report.pressure = pressure;
+        Ok(report)
     }
 }
 

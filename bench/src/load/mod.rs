@@ -7,6 +7,7 @@
 
 pub mod echo;
 pub mod keys;
+pub mod pressure;
 pub mod report;
 pub mod server;
 

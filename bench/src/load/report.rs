@@ -1,6 +1,7 @@
 //! One load run's report (a table for people, JSON for machines) and the bar it is held to.
 
 use super::is_flow_race;
+use super::pressure::Pressure;
 use crate::demo::{group_thousands, DemoReport, ErrorKind, LatencySummary};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -112,6 +113,9 @@ pub struct RunReport {
     pub load_before: String,
     /// `/proc/loadavg` after the run.
     pub load_after: String,
+    /// How much of the run's wall time some task waited for a CPU or for I/O, this run's
+    /// own threads included.
+    pub pressure: Pressure,
 }
 
 /// Failed requests that are not order-flow races.
@@ -151,6 +155,7 @@ impl RunReport {
             disconnected: demo.disconnected,
             load_before,
             load_after,
+            pressure: Pressure::default(),
         }
     }
 
@@ -208,14 +213,14 @@ fn ms(us: u64) -> String {
 }
 
 /// The table header of [`RunReport::row`].
-pub const ROW_HEADER: &str = "   offered/s   achieved/s   p50 ms   p90 ms   p99 ms p99.9 ms p99.99 ms   max ms  failures  load(1m)";
+pub const ROW_HEADER: &str = "   offered/s   achieved/s   p50 ms   p90 ms   p99 ms p99.9 ms p99.99 ms   max ms  failures  load(1m)  cpu stall";
 
 impl RunReport {
     /// One line of a sweep table (see [`ROW_HEADER`]).
     pub fn row(&self) -> String {
         let l = &self.ack_latency_us;
         format!(
-            "{:>12} {:>12} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9}  {}",
+            "{:>12} {:>12} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9}  {:>8}  {:>9}",
             group_thousands(self.settings.target_rate),
             group_thousands(self.achieved_rate),
             ms(l.p50),
@@ -225,7 +230,8 @@ impl RunReport {
             ms(l.p99_99),
             ms(l.max),
             self.failures,
-            self.load_before.split_whitespace().next().unwrap_or("-")
+            self.load_before.split_whitespace().next().unwrap_or("-"),
+            self.pressure.cpu()
         )
     }
 }
@@ -272,8 +278,10 @@ impl fmt::Display for RunReport {
         )?;
         writeln!(
             f,
-            "machine load {} before, {} after (/proc/loadavg 1/5/15 min)",
-            self.load_before, self.load_after
+            "machine load {} before, {} after (/proc/loadavg 1/5/15 min); stalled (PSI some, this run included): {}",
+            self.load_before,
+            self.load_after,
+            self.pressure.describe()
         )?;
         writeln!(
             f,
