@@ -84,6 +84,7 @@ pub struct Feed {
     mode: Mode,
     group: Vec<Event>,
     ready: VecDeque<Batch>,
+    gaps: u64,
 }
 
 impl Feed {
@@ -98,12 +99,19 @@ impl Feed {
             mode: Mode::CatchUp,
             group: Vec::new(),
             ready: VecDeque::new(),
+            gaps: 0,
         }
     }
 
     /// The sequence of the next event the feed will hand out.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
+    }
+
+    /// How many times the broadcast skipped events (it lagged, or a live batch arrived
+    /// ahead of the next sequence) and the journal filled them in.
+    pub fn gaps(&self) -> u64 {
+        self.gaps
     }
 
     /// Whether the feed is following the broadcast (caught up).
@@ -132,6 +140,7 @@ impl Feed {
                 Mode::Live => match self.live.recv().await {
                     Ok(b) => self.take_live(b),
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        self.gaps += 1;
                         tracing::warn!(
                             missed,
                             next_seq = self.next_seq,
@@ -226,6 +235,7 @@ impl Feed {
             return;
         }
         if first > self.next_seq {
+            self.gaps += 1;
             self.mode = Mode::Fill(batch);
             return;
         }

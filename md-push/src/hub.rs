@@ -65,6 +65,8 @@ pub(crate) struct HubStatus {
     pub live: AtomicBool,
     /// Set when the hub stopped (feed error or node gone).
     pub stopped: AtomicBool,
+    /// Times the broadcast skipped events and the journal filled them in.
+    pub gaps: AtomicU64,
 }
 
 const TICK: Duration = Duration::from_millis(100);
@@ -111,6 +113,7 @@ impl Hub {
                         self.publish_pushes();
                         self.status.applied_seq.store(self.state.seq, Ordering::Release);
                         self.status.live.store(feed.is_live(), Ordering::Release);
+                        self.status.gaps.store(feed.gaps(), Ordering::Relaxed);
                     }
                     Ok(None) => {
                         tracing::info!(seq = self.state.seq, "node stopped: market data frozen at its last event");

@@ -147,6 +147,9 @@ pub struct MdPushMetrics {
     pub slow_cut: u64,
     /// Open connections.
     pub connections: usize,
+    /// Times the node's broadcast skipped events (a lagging subscriber) and the events
+    /// journal filled the gap.
+    pub broadcast_gaps: u64,
 }
 
 impl MdPush {
@@ -197,6 +200,7 @@ impl MdPush {
             messages: self.registry.metrics.messages.load(Ordering::Relaxed),
             slow_cut: self.registry.metrics.slow_cut.load(Ordering::Relaxed),
             connections: self.connections.load(Ordering::Relaxed),
+            broadcast_gaps: self.status.gaps.load(Ordering::Relaxed),
         }
     }
 

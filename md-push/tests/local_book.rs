@@ -255,3 +255,22 @@ async fn md_push_started_late_catches_up_from_the_journal() {
     }
     check(&x, clients, stop_tx).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_broadcast_is_bridged_from_the_journal() {
+    // A broadcast ring of one command: md-push falls behind it again and again and fills
+    // every gap from the events journal, while clients keep their books.
+    let mut x = Exchange::node_with(1).await;
+    x.start_md(MdPushConfig::default()).await;
+    let (stop_tx, stop) = watch::channel(false);
+    let clients = start_clients(x.addr(), &stop);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut flow = Flow::new(31);
+    for _ in 0..40 {
+        x.run_flow(&mut flow, 150).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    check(&x, clients, stop_tx).await;
+    let gaps = x.md().metrics().broadcast_gaps;
+    assert!(gaps > 0, "the broadcast skipped events: {gaps}");
+}

@@ -187,8 +187,15 @@ pub struct Exchange {
 impl Exchange {
     /// A node with [`genesis`] applied; md-push not started yet.
     pub async fn node_only() -> Exchange {
+        Exchange::node_with(NodeConfig::new("").fanout_capacity).await
+    }
+
+    /// Like [`Exchange::node_only`], with the node's broadcast ring holding
+    /// `fanout_capacity` commands.
+    pub async fn node_with(fanout_capacity: usize) -> Exchange {
         let dir = tempfile::tempdir().unwrap();
         let mut nc = NodeConfig::new(dir.path());
+        nc.fanout_capacity = fanout_capacity;
         nc.genesis = genesis();
         nc.segment_bytes = 8 << 20;
         let glen = nc.genesis.len() as u64;
