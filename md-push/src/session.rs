@@ -394,6 +394,7 @@ async fn run(md: Arc<MdPush>, socket: WebSocket, streams: Vec<String>, combined:
     for s in std::mem::take(&mut conn.streams) {
         md.registry.unsubscribe(&s, conn.sub.conn);
     }
+    let server_closed = end.is_some();
     if let Some(frame) = end {
         let _ = conn.sub.tx.try_send(frame);
     }
@@ -405,7 +406,23 @@ async fn run(md: Arc<MdPush>, socket: WebSocket, streams: Vec<String>, combined:
     {
         writer.abort();
     }
+    if server_closed {
+        // The closing handshake: keep reading (and discarding) until the peer's close frame,
+        // for at most a second, so that a client that answers a ping late still reads our
+        // close frame instead of a reset connection.
+        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+            while let Some(Ok(m)) = incoming.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
 }
+
+/// How long a connection the server closed waits for the peer's close frame.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
 /// The `error.code` of the slow-consumer message (an extension; Binance documents none).
 pub const SLOW_CONSUMER_CODE: i64 = 4;

@@ -409,3 +409,56 @@ async fn rest_klines_equal_a_recomputation_from_the_journal() {
     }
     assert!(checked >= SYMBOLS.len() * 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_and_idle_timeout() {
+    let x = Exchange::start(MdPushConfig {
+        ping_interval: Duration::from_millis(100),
+        idle_timeout: Duration::from_millis(400),
+        ..MdPushConfig::default()
+    })
+    .await;
+    // A client that reads (tungstenite answers pings with pongs) stays connected.
+    let mut alive = ws(x.addr(), "/ws/btcusdt@trade").await;
+    // A client that never reads never answers a ping: closed as idle.
+    let mut silent = ws(x.addr(), "/ws/btcusdt@trade").await;
+    let mut pings = 0;
+    let until = tokio::time::Instant::now() + Duration::from_millis(900);
+    while tokio::time::Instant::now() < until {
+        if let Ok(Some(Ok(m))) = tokio::time::timeout(
+            Duration::from_millis(50),
+            futures_util::StreamExt::next(&mut alive),
+        )
+        .await
+        {
+            if matches!(m, Message::Ping(_)) {
+                pings += 1;
+            }
+        }
+    }
+    assert!(pings >= 3, "pings every 100 ms: {pings}");
+    let mut close = None;
+    while let Ok(Some(m)) = tokio::time::timeout(
+        Duration::from_secs(2),
+        futures_util::StreamExt::next(&mut silent),
+    )
+    .await
+    {
+        if let Ok(Message::Close(f)) = m {
+            close = f.map(|f| (u16::from(f.code), f.reason.to_string()));
+            break;
+        }
+    }
+    assert_eq!(close, Some((1001, "idle timeout".to_string())));
+    // The reading client is still served.
+    x.handle
+        .submit(limit(1, Side::Sell, 10_000, 5, "s1"))
+        .await
+        .unwrap();
+    x.handle
+        .submit(limit(2, Side::Buy, 10_000, 2, "b1"))
+        .await
+        .unwrap();
+    let t = next_json(&mut alive, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(t["e"], "trade");
+}
