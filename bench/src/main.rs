@@ -51,6 +51,11 @@ enum Cmd {
         /// Measured seconds (after the warm-up).
         #[arg(long, default_value_t = 60)]
         duration: u64,
+        /// Exit with status 1 when a request failed (anything but an order-flow race), a
+        /// connection was lost, or nothing was answered: for a smoke test in CI. Latency is
+        /// not checked.
+        #[arg(long)]
+        fail_on_errors: bool,
     },
     /// Raises the offered rate step by step (a fresh node for each step when the bench
     /// starts it) until a step misses the bar (p99 above --p99-limit-us, a failed request, a
@@ -556,9 +561,21 @@ fn main() -> ExitCode {
             load,
             rate,
             duration,
+            fail_on_errors,
         } => load
             .run_once(Target::Exchange, rate, duration)
-            .and_then(|r| print_run(&r, load.json)),
+            .and_then(|r| {
+                print_run(&r, load.json)?;
+                if fail_on_errors && (r.failures > 0 || r.disconnected > 0 || r.responses == 0) {
+                    bail!(
+                        "{} failed requests, {} connections lost, {} responses",
+                        r.failures,
+                        r.disconnected,
+                        r.responses
+                    );
+                }
+                Ok(())
+            }),
         Cmd::Limit {
             load,
             rate,

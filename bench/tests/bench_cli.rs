@@ -86,6 +86,7 @@ async fn five_seconds_against_a_real_node() {
         "--warmup",
         "1",
         "--exec-reports",
+        "--fail-on-errors",
         "--json",
         "--quiet",
     ]))
