@@ -129,7 +129,11 @@ async fn trade(client: Client, account: u64, round: usize, rng_seed: u64) -> Vec
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let side = if (x >> 3).is_multiple_of(2) { "BUY" } else { "SELL" };
+        let side = if (x >> 3).is_multiple_of(2) {
+            "BUY"
+        } else {
+            "SELL"
+        };
         let price = format!("{}.00", 30_000 + (x >> 8) % 20);
         let qty = format!("0.{:05}", 20 + (x >> 16) % 200);
         let coid = format!("r{round}a{account}n{n}");
