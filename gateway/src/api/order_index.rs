@@ -84,14 +84,62 @@ struct Saved {
 }
 
 impl OrderIndex {
-    /// An empty index keeping at most `max_closed` closed orders.
+    /// An empty index keeping at most `max_closed` closed orders. Its maps are sized for
+    /// that bound at once (the memory is only touched as orders arrive), so they never
+    /// rehash everything in one go on the matcher thread as the index fills.
     pub fn new(max_closed: usize) -> Self {
+        let capacity = max_closed.saturating_add(4096).min(1 << 22);
         OrderIndex {
+            orders: HashMap::with_capacity(capacity),
+            by_client: HashMap::with_capacity(capacity),
+            closed: VecDeque::with_capacity(max_closed.min(1 << 22)),
+            max_closed,
+        }
+    }
+
+    /// The orders of `account` that `batch` mentions, copied into a small index of their own:
+    /// what rendering the command's answer needs, taken on the matcher thread so that the
+    /// rendering itself can happen elsewhere.
+    pub fn subset(&self, account: AccountId, batch: &CommandEvents) -> OrderIndex {
+        let mut out = OrderIndex {
             orders: HashMap::new(),
             by_client: HashMap::new(),
             closed: VecDeque::new(),
-            max_closed,
+            max_closed: usize::MAX,
+        };
+        let mut add = |id: OrderId| {
+            if let Some(o) = self.get(account, id) {
+                out.by_client
+                    .insert((o.info.account, o.info.symbol, o.client_order_id), id);
+                out.orders.insert(id, *o);
+            }
+        };
+        for event in &batch.events {
+            match &event.kind {
+                EventKind::OrderAccepted(a) => add(a.order.order_id),
+                EventKind::Trade(t) => {
+                    add(t.buy_order_id);
+                    add(t.sell_order_id);
+                }
+                EventKind::OrderCancelled { order, .. } => add(order.order_id),
+                EventKind::SelfTradePrevented(s) => {
+                    add(s.taker_order_id);
+                    add(s.maker_order_id);
+                }
+                EventKind::CancelReplaced(cr) => {
+                    match &cr.cancel {
+                        CancelOutcome::Cancelled(u) => add(u.order_id),
+                        CancelOutcome::Amended { order, .. } => add(order.order_id),
+                        CancelOutcome::Failed(_) => {}
+                    }
+                    if let NewOrderOutcome::Placed(a) = &cr.new_order {
+                        add(a.order.order_id);
+                    }
+                }
+                _ => {}
+            }
         }
+        out
     }
 
     /// An order of `account` by id.

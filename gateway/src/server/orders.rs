@@ -12,7 +12,7 @@ use crate::api::orders::{parse_account_request, AccountRequest};
 use crate::api::render::{self, CommissionRates};
 use crate::api::{render_error, render_ok, Failure, Method, Params, RateLimitStatus};
 use crate::errors::ApiError;
-use matcher::{AccountId, Command};
+use matcher::{AccountId, CancelTarget, Command};
 use node::NodeError;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -120,19 +120,21 @@ where
             render_error(&id, &failure, &limits)
         }
     };
+    // On the matcher thread only the orders the answer describes are copied out; the
+    // answer is rendered here, on the session's task.
     let enqueue = move |gateway: &Gateway| {
         gateway
             .node
             .enqueue_with(command, move |events, _engine, index| {
-                render(&events, index)
+                let subset = index.subset(account, &events);
+                (events, subset)
             })
             .map_err(|e| node_failure(&e))
     };
-    let await_reply = |rx: tokio::sync::oneshot::Receiver<
-        Result<Result<Value, Failure>, NodeError>,
-    >| async move {
+    type Applied = Result<(Arc<node::CommandEvents>, crate::api::OrderIndex), NodeError>;
+    let await_reply = |rx: tokio::sync::oneshot::Receiver<Applied>| async move {
         match rx.await {
-            Ok(Ok(result)) => result,
+            Ok(Ok((events, subset))) => render(&events, &subset),
             Ok(Err(e)) => Err(node_failure(&e)),
             Err(_) => Err(node_failure(&NodeError::ShuttingDown)),
         }
@@ -160,17 +162,20 @@ where
     })))
 }
 
-/// Runs `f` on the matcher thread (after everything queued before) and answers with it.
-fn query<F>(call: &mut Call<'_>, f: F) -> Reply
+/// Runs `extract` on the matcher thread (after everything queued before; it should only copy
+/// what the answer needs) and renders its result with `render` on the session's task.
+fn query<R, F, G>(call: &mut Call<'_>, extract: F, render: G) -> Reply
 where
-    F: FnOnce(&node::Engine, &crate::api::OrderIndex) -> Result<Value, Failure> + Send + 'static,
+    R: Send + 'static,
+    F: FnOnce(&node::Engine, &crate::api::OrderIndex) -> R + Send + 'static,
+    G: FnOnce(R) -> Result<Value, Failure> + Send + 'static,
 {
     let id = call.id.clone();
     let limits: Vec<RateLimitStatus> = std::mem::take(&mut call.limits);
     let gateway = Arc::clone(call.gateway);
     Reply::Later(Box::pin(async move {
-        let outcome = match gateway.node.query(f).await {
-            Ok(r) => r,
+        let outcome = match gateway.node.query(extract).await {
+            Ok(r) => render(r),
             Err(e) => Err(node_failure(&e)),
         };
         match outcome {
@@ -311,9 +316,23 @@ pub(crate) fn order_status(
         return Err(Failure::unsupported_operation());
     };
     let markets = call.gateway.markets();
-    Ok(query(call, move |_, index| {
-        render::order_status(account, symbol, &target, &markets, index)
-    }))
+    Ok(query(
+        call,
+        move |_, index| {
+            let found = match target {
+                CancelTarget::OrderId(id) => index.get(account, id).copied(),
+                CancelTarget::ClientOrderId(c) => index.by_client_id(account, symbol, &c).copied(),
+            };
+            found.filter(|o| o.info.symbol == symbol)
+        },
+        move |found| {
+            let o = found.ok_or_else(|| Failure::from(ApiError::NoSuchOrder))?;
+            let market = markets
+                .get(symbol)
+                .ok_or_else(|| Failure::from(ApiError::BadSymbol))?;
+            Ok(render::order_object(market, &o))
+        },
+    ))
 }
 
 /// `openOrders.status`.
@@ -328,9 +347,29 @@ pub(crate) fn open_orders_status(
         return Err(Failure::unsupported_operation());
     };
     let markets = call.gateway.markets();
-    Ok(query(call, move |_, index| {
-        Ok(render::open_orders_status(account, symbol, &markets, index))
-    }))
+    Ok(query(
+        call,
+        // The engine lists an account's open orders directly (the index would be scanned).
+        move |engine, index| {
+            engine
+                .open_orders(account, symbol)
+                .iter()
+                .filter_map(|r| index.get(account, r.order_id).copied())
+                .collect::<Vec<_>>()
+        },
+        move |orders| {
+            Ok(Value::Array(
+                orders
+                    .iter()
+                    .filter_map(|o| {
+                        markets
+                            .get(o.info.symbol)
+                            .map(|m| render::order_object(m, o))
+                    })
+                    .collect(),
+            ))
+        },
+    ))
 }
 
 /// `account.status`.
@@ -359,17 +398,20 @@ pub(crate) fn account_status(
             taker_ppm: 0,
         });
     let now = call.now_ms;
-    Ok(query(call, move |engine, _| {
-        let balances = engine.balances(account);
-        Ok(render::account_status(
-            account,
-            &balances,
-            &markets,
-            omit_zero_balances,
-            rates,
-            now,
-        ))
-    }))
+    Ok(query(
+        call,
+        move |engine, _| engine.balances(account),
+        move |balances| {
+            Ok(render::account_status(
+                account,
+                &balances,
+                &markets,
+                omit_zero_balances,
+                rates,
+                now,
+            ))
+        },
+    ))
 }
 
 /// `exchangeInfo` (its parameters are read from the raw JSON: `symbols` is an array).
