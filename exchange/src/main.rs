@@ -132,6 +132,11 @@ fn replay(data_dir: PathBuf) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// mimalloc: the request path allocates small JSON values per request; glibc's malloc spent
+/// about a fifth of the WebSocket workers' time at 30k requests/s (perf, docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
