@@ -211,7 +211,12 @@ async fn subscribed_from_the_start() {
     // The clients wait for their first event; let them connect first.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut flow = Flow::new(7);
-    x.run_flow(&mut flow, 6000).await;
+    // Spread over about three seconds, so that every cadence (up to 1 s) delivers diffs after
+    // the clients' snapshots, however fast the machine runs the commands.
+    for _ in 0..12 {
+        x.run_flow(&mut flow, 500).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     check(&x, clients, stop_tx).await;
 }
 
