@@ -12,19 +12,13 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const EXE: &str = env!("CARGO_BIN_EXE_exchange");
+mod common;
+
+use common::{create_key, free_port, http_get, EXE};
 const ACCOUNTS: [u64; 2] = [1001, 1002];
 /// Each account's genesis deposits, whole units.
 const BTC: u128 = 1_000;
 const USDT: u128 = 100_000_000;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {
     let mut text = format!(
@@ -42,33 +36,6 @@ fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {
     let path = dir.join("exchange.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn create_key(dir: &Path, account: u64) -> Credentials {
-    let out = Command::new(EXE)
-        .args([
-            "keys",
-            "create",
-            "--account",
-            &account.to_string(),
-            "--data-dir",
-        ])
-        .arg(dir.join("data"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap()
-            .trim()
-            .to_string()
-    };
-    Credentials {
-        api_key: field("apiKey"),
-        secret: field("secretKey"),
-    }
 }
 
 fn start(config: &Path, log: &Path) -> Child {
@@ -252,7 +219,7 @@ fn acknowledged_orders_survive_sigkill() {
     let log = dir.path().join("exchange.log");
     let mut keys: BTreeMap<u64, Credentials> = BTreeMap::new();
     for a in ACCOUNTS.into_iter().chain([1]) {
-        keys.insert(a, create_key(dir.path(), a));
+        keys.insert(a, create_key(&dir.path().join("data"), a));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -299,8 +266,9 @@ fn acknowledged_orders_survive_sigkill() {
     let mut child = start(&config, &log);
     let live_hash = rt.block_on(async {
         check(port, &keys, &acked).await;
-        let body = http_get(port, "/admin/state").await;
-        let v: Value = serde_json::from_str(body.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        let (status, body) = http_get(port, "/admin/state", "").await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
         v["stateHash"].as_str().unwrap().to_string()
     });
     let pid = child.id().to_string();
@@ -326,17 +294,4 @@ fn acknowledged_orders_survive_sigkill() {
         "{} acknowledged orders checked; replay hash {live_hash}",
         acked.len()
     );
-}
-
-async fn http_get(port: u16, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
 }

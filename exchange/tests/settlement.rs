@@ -4,22 +4,16 @@
 //! separate process settles the same journal into another database identically.
 #![allow(clippy::unwrap_used)]
 
-use bench::client::{Client, ClientConfig, Credentials};
+use bench::client::{Client, ClientConfig};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const EXE: &str = env!("CARGO_BIN_EXE_exchange");
+mod common;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{create_key, free_port, http_get, EXE};
 
 fn exchange(args: &[&str], data: &Path) -> Output {
     Command::new(EXE)
@@ -31,54 +25,11 @@ fn exchange(args: &[&str], data: &Path) -> Output {
         .unwrap()
 }
 
-fn create_key(data: &Path, account: u64) -> Credentials {
-    let out = exchange(&["keys", "create", "--account", &account.to_string()], data);
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap()
-            .trim()
-            .to_string()
-    };
-    Credentials {
-        api_key: field("apiKey"),
-        secret: field("secretKey"),
-    }
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
-}
-
-async fn http_get(port: u16, path: &str, api_key: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: x\r\nX-MBX-APIKEY: {api_key}\r\nConnection: close\r\n\r\n"
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    // Chunked bodies: take the JSON between the first line and the terminator.
-    let body = if body.starts_with('[') || body.starts_with('{') || body.starts_with('#') {
-        body
-    } else {
-        body.lines()
-            .skip(1)
-            .take_while(|l| *l != "0")
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    (status, body)
 }
 
 fn signed(query: &str, secret: &str) -> String {
