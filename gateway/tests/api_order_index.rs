@@ -176,10 +176,10 @@ proptest! {
                 }
             }
         }
-        let bytes = h.index.save();
+        let bytes = (h.index.save())();
         let mut back = OrderIndex::new(1);
         back.load(&bytes).unwrap();
-        prop_assert_eq!(back.save(), bytes);
+        prop_assert_eq!((back.save())(), bytes);
         let mut seeded = OrderIndex::default();
         seeded.seed(&h.engine);
         for account in [ALICE, BOB] {
@@ -433,7 +433,7 @@ fn corrupt_saves_are_refused() {
         "a",
         StpMode::None,
     ));
-    let bytes = h.index.save();
+    let bytes = (h.index.save())();
     let mut ix = OrderIndex::default();
     assert!(ix.load(&bytes[..bytes.len() - 1]).is_err());
     let mut longer = bytes.clone();

@@ -15,8 +15,10 @@ pub trait Projection: Send + 'static {
     /// could not be decoded, before any replay: rebuild what can be rebuilt from the engine.
     fn seed(&mut self, engine: &Engine);
 
-    /// The projection's state for a snapshot (may be empty).
-    fn save(&self) -> Vec<u8>;
+    /// The projection's state for a snapshot (may be empty), as a closure that the snapshot
+    /// thread runs: called on the matcher thread, `save` should only take a copy and leave the
+    /// encoding to the closure.
+    fn save(&self) -> Box<dyn FnOnce() -> Vec<u8> + Send>;
 
     /// Restores the state saved by [`Projection::save`]. An error makes recovery fall back to
     /// [`Projection::seed`].
@@ -30,8 +32,8 @@ pub struct NoProjection;
 impl Projection for NoProjection {
     fn apply(&mut self, _batch: &CommandEvents) {}
     fn seed(&mut self, _engine: &Engine) {}
-    fn save(&self) -> Vec<u8> {
-        Vec::new()
+    fn save(&self) -> Box<dyn FnOnce() -> Vec<u8> + Send> {
+        Box::new(Vec::new)
     }
     fn load(&mut self, _bytes: &[u8]) -> Result<(), String> {
         Ok(())

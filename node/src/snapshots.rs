@@ -16,7 +16,6 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 /// One snapshot to write.
-#[derive(Debug)]
 pub(crate) struct SnapshotJob {
     /// Last command applied (the snapshot's index).
     pub index: u64,
@@ -24,7 +23,17 @@ pub(crate) struct SnapshotJob {
     /// recovery from this snapshot never needs events older than it.
     pub last_event_seq: u64,
     engine: Snapshot,
-    projection: Vec<u8>,
+    /// Encodes the projection's copy (run by the snapshot thread).
+    projection: Box<dyn FnOnce() -> Vec<u8> + Send>,
+}
+
+impl std::fmt::Debug for SnapshotJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotJob")
+            .field("index", &self.index)
+            .field("last_event_seq", &self.last_event_seq)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SnapshotJob {
@@ -37,15 +46,16 @@ impl SnapshotJob {
         }
     }
 
-    fn encode(&self) -> Result<Vec<u8>, NodeError> {
+    fn encode(self) -> Result<Vec<u8>, NodeError> {
         let mut engine = Vec::new();
         codec::encode_snapshot(&self.engine, &mut engine)?;
         let len = u32::try_from(engine.len())
             .map_err(|_| NodeError::Recovery("engine snapshot larger than 4 GiB".into()))?;
-        let mut out = Vec::with_capacity(4 + engine.len() + self.projection.len());
+        let projection = (self.projection)();
+        let mut out = Vec::with_capacity(4 + engine.len() + projection.len());
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(&engine);
-        out.extend_from_slice(&self.projection);
+        out.extend_from_slice(&projection);
         Ok(out)
     }
 }
@@ -73,11 +83,12 @@ struct Writer {
 }
 
 impl Writer {
-    fn write(&self, job: &SnapshotJob) -> Result<(), NodeError> {
+    fn write(&self, job: SnapshotJob) -> Result<(), NodeError> {
         self.events.wait_durable_blocking(job.last_event_seq)?;
+        let index = job.index;
         let bytes = job.encode()?;
-        let path = journal::snapshot::write_snapshot(&self.dir, job.index, &bytes)?;
-        tracing::info!(index = job.index, bytes = bytes.len(), path = %path.display(), "snapshot written");
+        let path = journal::snapshot::write_snapshot(&self.dir, index, &bytes)?;
+        tracing::info!(index, bytes = bytes.len(), path = %path.display(), "snapshot written");
         if self.retire_segments {
             self.commands.retain(self.keep)?;
         } else {
@@ -115,7 +126,7 @@ impl Snapshotter {
             .name("snapshotter".into())
             .spawn(move || {
                 for job in rx {
-                    let result = w.write(&job);
+                    let result = w.write(job);
                     w.busy.store(false, Ordering::Release);
                     result?;
                 }
@@ -155,7 +166,7 @@ impl Snapshotter {
     pub(crate) fn finish(mut self, last: Option<SnapshotJob>) -> Result<(), NodeError> {
         self.stop()?;
         match last {
-            Some(job) => self.writer.write(&job),
+            Some(job) => self.writer.write(job),
             None => Ok(()),
         }
     }

@@ -88,13 +88,40 @@ impl OrderIndex {
     /// that bound at once (the memory is only touched as orders arrive), so they never
     /// rehash everything in one go on the matcher thread as the index fills.
     pub fn new(max_closed: usize) -> Self {
-        let capacity = max_closed.saturating_add(4096).min(1 << 22);
+        // Room for the closed orders kept plus as many open ones, so a busy index never
+        // doubles (and rehashes everything) on the matcher thread.
+        let capacity = max_closed
+            .saturating_mul(2)
+            .saturating_add(4096)
+            .min(1 << 22);
         OrderIndex {
             orders: HashMap::with_capacity(capacity),
             by_client: HashMap::with_capacity(capacity),
             closed: VecDeque::with_capacity(max_closed.min(1 << 22)),
             max_closed,
         }
+    }
+
+    /// A copy sized to its contents (a clone keeps the whole preallocated table, and copies
+    /// all of it).
+    pub fn compact_copy(&self) -> OrderIndex {
+        OrderIndex {
+            orders: self.orders.iter().map(|(k, v)| (*k, *v)).collect(),
+            by_client: self.by_client.iter().map(|(k, v)| (*k, *v)).collect(),
+            closed: self.closed.clone(),
+            max_closed: self.max_closed,
+        }
+    }
+
+    /// A full working copy: a compact copy that has room again for its bound.
+    pub fn working_copy(&self) -> OrderIndex {
+        let mut copy = OrderIndex::new(self.max_closed);
+        copy.orders
+            .extend(self.orders.iter().map(|(k, v)| (*k, *v)));
+        copy.by_client
+            .extend(self.by_client.iter().map(|(k, v)| (*k, *v)));
+        copy.closed.extend(self.closed.iter().copied());
+        copy
     }
 
     /// The orders of `account` that `batch` mentions, copied into a small index of their own:
@@ -441,8 +468,10 @@ impl Projection for OrderIndex {
         self.seed_from_engine(engine);
     }
 
-    fn save(&self) -> Vec<u8> {
-        self.to_bytes()
+    fn save(&self) -> Box<dyn FnOnce() -> Vec<u8> + Send> {
+        // A copy here (on the matcher thread), the encoding on the snapshot thread.
+        let copy = self.compact_copy();
+        Box::new(move || copy.to_bytes())
     }
 
     fn load(&mut self, bytes: &[u8]) -> Result<(), String> {

@@ -140,7 +140,7 @@ fn deliver(gateway: &Gateway, batch: &CommandEvents, index: &OrderIndex) {
 async fn mirror(gateway: &Gateway) -> Option<(u64, OrderIndex)> {
     match gateway
         .node
-        .query(|engine, index| (engine.last_cmd_seq(), index.clone()))
+        .query(|engine, index| (engine.last_cmd_seq(), index.working_copy()))
         .await
     {
         Ok(m) => Some(m),
