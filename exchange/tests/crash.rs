@@ -38,7 +38,19 @@ fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {
     path
 }
 
-fn start(config: &Path, log: &Path) -> Child {
+/// The server process, killed if the test ends (or fails) before it stopped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn start(config: &Path, log: &Path) -> Server {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -51,6 +63,7 @@ fn start(config: &Path, log: &Path) -> Child {
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()
+        .map(Server)
         .unwrap()
 }
 
@@ -249,8 +262,8 @@ fn acknowledged_orders_survive_sigkill() {
             // Kill at a random moment.
             let wait = 300 + (seed >> (round * 8)) % 1200;
             tokio::time::sleep(Duration::from_millis(wait)).await;
-            child.kill().unwrap();
-            child.wait().unwrap();
+            child.0.kill().unwrap();
+            child.0.wait().unwrap();
             let mut n = 0;
             for t in tasks {
                 for (id, a) in t.await.unwrap() {
@@ -271,13 +284,13 @@ fn acknowledged_orders_survive_sigkill() {
         let v: Value = serde_json::from_str(&body).unwrap();
         v["stateHash"].as_str().unwrap().to_string()
     });
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap()
         .success());
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "SIGTERM did not stop cleanly: {status:?}");
     let out = Command::new(EXE)
         .args(["replay", "--data-dir"])
