@@ -540,6 +540,20 @@ async fn cancel_all_after_cancels_when_not_refreshed() {
         .signed("order.status", json!({"symbol": "BTCUSDT", "orderId": id}))
         .await;
     assert_eq!(r["result"]["status"], "NEW", "disarmed timer fired: {r}");
+    // Re-armed many times: one countdown, from the last call.
+    for _ in 0..50 {
+        alice
+            .signed("order.cancelAllAfter", json!({"countdownTime": 400}))
+            .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let r = alice
+        .signed("order.status", json!({"symbol": "BTCUSDT", "orderId": id}))
+        .await;
+    assert_eq!(
+        r["result"]["status"], "NEW",
+        "fired before the last countdown: {r}"
+    );
     alice
         .signed("order.cancelAllAfter", json!({"countdownTime": 200}))
         .await;

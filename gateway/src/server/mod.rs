@@ -125,8 +125,11 @@ pub struct Gateway {
     /// presented, so keys issued while the node runs work at once).
     keys_dir: std::path::PathBuf,
     last_key_reload: std::sync::Mutex<Option<std::time::Instant>>,
-    /// Cancel-on-disconnect timers: the generation of each account's countdown.
-    pub(crate) dead_man: std::sync::Mutex<std::collections::HashMap<matcher::AccountId, u64>>,
+    /// Cancel-on-disconnect: each account whose timer task runs, with its deadline (`None`:
+    /// disarmed, the task ends when it wakes). One task per account, however often re-armed.
+    pub(crate) dead_man: std::sync::Mutex<
+        std::collections::HashMap<matcher::AccountId, Option<tokio::time::Instant>>,
+    >,
     /// Limits.
     pub config: GatewayConfig,
     /// Per-account order counters.

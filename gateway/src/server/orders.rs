@@ -435,6 +435,49 @@ pub(crate) fn exchange_info(
     )))
 }
 
+/// The one timer task of an account's dead man's switch: sleeps until the current deadline
+/// (re-read on every wake, so re-arming never adds a task), cancels everything when it
+/// passes, and ends (removing the account's entry) when it fired or was disarmed.
+async fn dead_man_timer(gateway: Arc<Gateway>, account: AccountId) {
+    loop {
+        let deadline = {
+            let mut timers = gateway
+                .dead_man
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match timers.get(&account).copied().flatten() {
+                Some(d) if d > tokio::time::Instant::now() => Some(d),
+                _ => {
+                    // Expired now, or disarmed: this task ends either way.
+                    let expired = timers.remove(&account).flatten().is_some();
+                    if !expired {
+                        return;
+                    }
+                    None
+                }
+            }
+        };
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => break,
+        }
+    }
+    tracing::info!(
+        account = account.0,
+        "cancelAllAfter countdown expired: cancelling all open orders"
+    );
+    if let Err(e) = gateway
+        .node
+        .submit(Command::CancelAll {
+            account,
+            symbol: None,
+        })
+        .await
+    {
+        tracing::warn!(account = account.0, error = %e, "cancelAllAfter: cancel-all failed");
+    }
+}
+
 /// `order.cancelAllAfter` (an extension): a per-account dead man's switch. `countdownTime`
 /// milliseconds after the last call, unless another call re-arms it first, every open order
 /// of the account is cancelled. It keeps running when the connection that armed it closes,
@@ -453,44 +496,29 @@ pub(crate) fn cancel_all_after(
         }
         .into());
     }
-    let generation = {
+    let deadline =
+        (countdown > 0).then(|| tokio::time::Instant::now() + Duration::from_millis(countdown));
+    let spawn = {
         let mut timers = call
             .gateway
             .dead_man
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let g = timers.entry(account).or_insert(0);
-        *g += 1;
-        *g
+        match timers.get_mut(&account) {
+            // The account's timer task is running: it reads the new deadline when it wakes.
+            Some(d) => {
+                *d = deadline;
+                false
+            }
+            None if deadline.is_some() => {
+                timers.insert(account, deadline);
+                true
+            }
+            None => false,
+        }
     };
-    if countdown > 0 {
-        let gateway = Arc::clone(call.gateway);
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(countdown)).await;
-            let current = gateway
-                .dead_man
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(&account)
-                .copied();
-            if current != Some(generation) {
-                return;
-            }
-            tracing::info!(
-                account = account.0,
-                "cancelAllAfter countdown expired: cancelling all open orders"
-            );
-            if let Err(e) = gateway
-                .node
-                .submit(Command::CancelAll {
-                    account,
-                    symbol: None,
-                })
-                .await
-            {
-                tracing::warn!(account = account.0, error = %e, "cancelAllAfter: cancel-all failed");
-            }
-        });
+    if spawn {
+        tokio::spawn(dead_man_timer(Arc::clone(call.gateway), account));
     }
     let trigger = if countdown == 0 {
         0
