@@ -33,10 +33,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The socket read buffer (see [`Client::connect_with`]).
+const READ_BUFFER_BYTES: usize = 8 * 1024;
 
 /// Largest number of queued frames the writer hands to the socket before one flush.
 const WRITE_BATCH: usize = 64;
@@ -386,7 +390,10 @@ impl Client {
     /// Connects (TCP_NODELAY on) and starts the reader and writer tasks on the current
     /// tokio runtime.
     pub async fn connect_with(url: &str, config: ClientConfig) -> Result<Client, ClientError> {
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+        // tungstenite zero-fills the free part of its read buffer before every read: its
+        // 128 KiB default costs a 128 KiB memset per read; responses are a few hundred bytes.
+        let ws_config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config), true)
             .await
             .map_err(|e| ClientError::Connect {
                 url: url.to_string(),

@@ -67,7 +67,11 @@ async fn connection(stream: TcpStream, peer: SocketAddr) {
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%error, %peer, "TCP_NODELAY");
     }
-    let ws = match tokio_tungstenite::accept_async(stream).await {
+    // The same small read buffer as the gateway and the client (tungstenite zero-fills the
+    // free part of its read buffer before every read).
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(8 * 1024);
+    let ws = match tokio_tungstenite::accept_async_with_config(stream, Some(config)).await {
         Ok(ws) => ws,
         Err(error) => {
             tracing::debug!(%error, %peer, "WebSocket handshake failed");
