@@ -90,7 +90,8 @@ pub async fn start(config: &Config, node: &Node<OrderIndex>) -> Result<Running> 
                 .route("/admin/state", get(state))
                 .with_state(handle.clone()),
         )
-        .merge(crate::settle::http::routes(clearing_keys));
+        .merge(crate::settle::http::routes(clearing_keys))
+        .merge(web::router());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
