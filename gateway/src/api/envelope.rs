@@ -258,50 +258,95 @@ pub struct RateLimit {
 
 /// A rate limit's current usage as responses carry it:
 /// `{"rateLimitType","interval","intervalNum","limit","count"}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimitStatus {
     /// The limit.
-    #[serde(flatten)]
     pub limit: RateLimit,
     /// Usage in the current interval, including this request.
     pub count: u64,
 }
 
-fn response(
-    id: &Value,
-    status: u16,
-    body: (&str, Value),
-    rate_limits: &[RateLimitStatus],
-) -> String {
-    let mut obj = Map::new();
-    obj.insert("id".into(), id.clone());
-    obj.insert("status".into(), Value::from(status));
-    obj.insert(body.0.into(), body.1);
-    if !rate_limits.is_empty() {
-        // Serializing plain enums and integers cannot fail.
-        obj.insert(
-            "rateLimits".into(),
-            serde_json::to_value(rate_limits).unwrap_or(Value::Array(Vec::new())),
-        );
+impl Serialize for RateLimitStatus {
+    // By hand rather than `#[serde(flatten)]`, which serializes through a map.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("RateLimitStatus", 5)?;
+        m.serialize_field("rateLimitType", &self.limit.rate_limit_type)?;
+        m.serialize_field("interval", &self.limit.interval)?;
+        m.serialize_field("intervalNum", &self.limit.interval_num)?;
+        m.serialize_field("limit", &self.limit.limit)?;
+        m.serialize_field("count", &self.count)?;
+        m.end()
     }
-    Value::Object(obj).to_string()
+}
+
+/// The response envelope, serialized in Binance's member order without building a map.
+struct Envelope<'a, B> {
+    id: &'a Value,
+    status: u16,
+    /// `"result"` or `"error"`.
+    key: &'static str,
+    body: B,
+    rate_limits: &'a [RateLimitStatus],
+}
+
+impl<B: Serialize> Serialize for Envelope<'_, B> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("Envelope", 4)?;
+        m.serialize_field("id", self.id)?;
+        m.serialize_field("status", &self.status)?;
+        m.serialize_field(self.key, &self.body)?;
+        if !self.rate_limits.is_empty() {
+            m.serialize_field("rateLimits", self.rate_limits)?;
+        }
+        m.end()
+    }
+}
+
+/// `{"code","msg"[,"data"]}` of a failure.
+struct ErrorBody<'a>(&'a Failure);
+
+impl Serialize for ErrorBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("Error", 3)?;
+        m.serialize_field("code", &self.0.code)?;
+        m.serialize_field("msg", &self.0.msg)?;
+        if let Some(data) = &self.0.data {
+            m.serialize_field("data", data)?;
+        }
+        m.end()
+    }
+}
+
+fn response<B: Serialize>(envelope: &Envelope<'_, B>) -> String {
+    // Serializing strings, integers and JSON values into a String cannot fail; an empty
+    // string would only show a broken Serialize impl.
+    serde_json::to_string(envelope).unwrap_or_default()
 }
 
 /// A success response. `rateLimits` is omitted when `rate_limits` is empty (Binance omits it
 /// when the session asked `returnRateLimits: false`).
-pub fn render_ok(id: &Value, result: Value, rate_limits: &[RateLimitStatus]) -> String {
-    response(id, 200, ("result", result), rate_limits)
+pub fn render_ok<B: Serialize>(id: &Value, result: B, rate_limits: &[RateLimitStatus]) -> String {
+    response(&Envelope {
+        id,
+        status: 200,
+        key: "result",
+        body: result,
+        rate_limits,
+    })
 }
 
 /// An error response with the failure's status.
 pub fn render_error(id: &Value, failure: &Failure, rate_limits: &[RateLimitStatus]) -> String {
-    response(
+    response(&Envelope {
         id,
-        failure.status,
-        ("error", failure.error_object()),
+        status: failure.status,
+        key: "error",
+        body: ErrorBody(failure),
         rate_limits,
-    )
+    })
 }
 
 #[cfg(test)]

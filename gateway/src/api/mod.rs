@@ -23,6 +23,7 @@ pub mod orders;
 pub mod params;
 pub mod render;
 pub mod user_data;
+pub mod wire;
 
 pub use envelope::{
     parse_request, render_error, render_ok, BadRequest, Method, RateLimit, RateLimitInterval,

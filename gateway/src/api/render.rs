@@ -26,6 +26,9 @@ use crate::api::orders::{
     side_text, stp_text, type_texts, CancelReplaceRequest, CancelRequest, ClientIdGen, NewOrder,
     RespType,
 };
+use crate::api::wire::{
+    CancelBody, CancelReplaceBody, FillBody, HalfBody, OrderBody, OrderResultBody,
+};
 use crate::errors::{from_reject, ApiError};
 use crate::units::format_units;
 use matcher::event::{CancelOutcome, NewOrderOutcome, OrderInfo, RequestKind};
@@ -34,7 +37,7 @@ use matcher::{
     OrderState, OrderStatus, OrderType, SymbolId,
 };
 use node::CommandEvents;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// Binance text of an order status.
 pub fn status_text(s: OrderStatus) -> &'static str {
@@ -128,7 +131,7 @@ pub fn place_result(
     account: AccountId,
     batch: &CommandEvents,
     markets: &Markets,
-) -> Result<Value, Failure> {
+) -> Result<OrderBody, Failure> {
     for e in &batch.events {
         match &e.kind {
             EventKind::Rejected {
@@ -177,61 +180,47 @@ fn new_order_response(
     accepted: OrderState,
     resp_type: RespType,
     batch: &CommandEvents,
-) -> Value {
-    let u = &market.units;
-    let mut obj = Map::new();
-    obj.insert("symbol".into(), json!(market.name()));
-    obj.insert("orderId".into(), json!(info.order_id.0));
-    obj.insert("orderListId".into(), json!(-1));
-    obj.insert("clientOrderId".into(), json!(info.client_order_id.as_str()));
-    obj.insert("transactTime".into(), json!(batch.ts_ms));
+) -> OrderBody {
+    let mut body = OrderBody {
+        symbol: market.name().to_string(),
+        order_id: info.order_id.0,
+        client_order_id: info.client_order_id.as_str().to_string(),
+        transact_time: batch.ts_ms,
+        result: None,
+    };
     if resp_type == RespType::Ack {
-        return Value::Object(obj);
+        return body;
     }
+    let u = &market.units;
     let (state, fills) = trace(batch, info.order_id, accepted);
     let (type_text, tif) = type_texts(&info.order_type);
-    obj.insert(
-        "price".into(),
-        json!(u.format_price(limit_price(&info.order_type))),
-    );
-    obj.insert(
-        "origQty".into(),
-        json!(u.format_quantity(orig_qty(info, &state))),
-    );
-    obj.insert(
-        "executedQty".into(),
-        json!(u.format_quantity(state.executed_qty)),
-    );
-    obj.insert(
-        "origQuoteOrderQty".into(),
-        json!(u.format_quote(orig_quote(&info.order_type))),
-    );
-    obj.insert(
-        "cummulativeQuoteQty".into(),
-        json!(u.format_quote(state.cum_quote)),
-    );
-    obj.insert("status".into(), json!(status_text(state.status)));
-    obj.insert("timeInForce".into(), json!(tif));
-    obj.insert("type".into(), json!(type_text));
-    obj.insert("side".into(), json!(side_text(info.side)));
-    obj.insert("workingTime".into(), json!(batch.ts_ms));
-    obj.insert("selfTradePreventionMode".into(), json!(stp_text(info.stp)));
-    if resp_type == RespType::Full {
-        let fills: Vec<Value> = fills
+    let fills = (resp_type == RespType::Full).then(|| {
+        fills
             .iter()
-            .map(|f| {
-                json!({
-                    "price": u.format_price(f.price),
-                    "qty": u.format_quantity(f.qty),
-                    "commission": u.format_quote(f.commission),
-                    "commissionAsset": market.quote.code,
-                    "tradeId": f.trade_id,
-                })
+            .map(|f| FillBody {
+                price: u.format_price(f.price),
+                qty: u.format_quantity(f.qty),
+                commission: u.format_quote(f.commission),
+                commission_asset: market.quote.code.to_string(),
+                trade_id: f.trade_id,
             })
-            .collect();
-        obj.insert("fills".into(), Value::Array(fills));
-    }
-    Value::Object(obj)
+            .collect()
+    });
+    body.result = Some(OrderResultBody {
+        price: u.format_price(limit_price(&info.order_type)),
+        orig_qty: u.format_quantity(orig_qty(info, &state)),
+        executed_qty: u.format_quantity(state.executed_qty),
+        orig_quote_order_qty: u.format_quote(orig_quote(&info.order_type)),
+        cummulative_quote_qty: u.format_quote(state.cum_quote),
+        status: status_text(state.status),
+        time_in_force: tif,
+        order_type: type_text,
+        side: side_text(info.side),
+        working_time: batch.ts_ms,
+        stp: stp_text(info.stp),
+        fills,
+    });
+    body
 }
 
 /// The `order.test` result: `{}`, or with `computeCommissionRates` the symbol's rates (no
@@ -267,28 +256,27 @@ fn cancel_object(
     cancel_client: &ClientOrderId,
     state: &OrderState,
     ts: u64,
-) -> Value {
+) -> CancelBody {
     let u = &market.units;
     let info = &desc.info;
     let (type_text, tif) = type_texts(&info.order_type);
-    json!({
-        "symbol": market.name(),
-        "origClientOrderId": orig_client.as_str(),
-        "orderId": info.order_id.0,
-        "orderListId": -1,
-        "clientOrderId": cancel_client.as_str(),
-        "transactTime": ts,
-        "price": u.format_price(limit_price(&info.order_type)),
-        "origQty": u.format_quantity(desc.orig_qty),
-        "executedQty": u.format_quantity(state.executed_qty),
-        "origQuoteOrderQty": u.format_quote(orig_quote(&info.order_type)),
-        "cummulativeQuoteQty": u.format_quote(state.cum_quote),
-        "status": status_text(state.status),
-        "timeInForce": tif,
-        "type": type_text,
-        "side": side_text(info.side),
-        "selfTradePreventionMode": stp_text(info.stp),
-    })
+    CancelBody {
+        symbol: market.name().to_string(),
+        orig_client_order_id: orig_client.as_str().to_string(),
+        order_id: info.order_id.0,
+        client_order_id: cancel_client.as_str().to_string(),
+        transact_time: ts,
+        price: u.format_price(limit_price(&info.order_type)),
+        orig_qty: u.format_quantity(desc.orig_qty),
+        executed_qty: u.format_quantity(state.executed_qty),
+        orig_quote_order_qty: u.format_quote(orig_quote(&info.order_type)),
+        cummulative_quote_qty: u.format_quote(state.cum_quote),
+        status: status_text(state.status),
+        time_in_force: tif,
+        order_type: type_text,
+        side: side_text(info.side),
+        stp: stp_text(info.stp),
+    }
 }
 
 fn described(
@@ -309,7 +297,7 @@ pub fn cancel_result(
     batch: &CommandEvents,
     markets: &Markets,
     index: &OrderIndex,
-) -> Result<Value, Failure> {
+) -> Result<CancelBody, Failure> {
     for e in &batch.events {
         match &e.kind {
             EventKind::Rejected {
@@ -343,7 +331,7 @@ pub fn cancel_all_result(
     markets: &Markets,
     index: &OrderIndex,
     ids: &mut ClientIdGen,
-) -> Result<Value, Failure> {
+) -> Result<Vec<CancelBody>, Failure> {
     let mut out = Vec::new();
     for e in &batch.events {
         match &e.kind {
@@ -370,7 +358,7 @@ pub fn cancel_all_result(
     if out.is_empty() {
         return Err(Failure::unknown_order_cancel());
     }
-    Ok(Value::Array(out))
+    Ok(out)
 }
 
 /// The `order.cancelReplace` result, or its `-2021` / `-2022` failure with `data`.
@@ -380,7 +368,7 @@ pub fn cancel_replace_result(
     batch: &CommandEvents,
     markets: &Markets,
     index: &OrderIndex,
-) -> Result<Value, Failure> {
+) -> Result<CancelReplaceBody, Failure> {
     let Some(cr) = batch.events.iter().find_map(|e| match &e.kind {
         EventKind::CancelReplaced(cr) if cr.account == account => Some(cr),
         _ => None,
@@ -388,46 +376,45 @@ pub fn cancel_replace_result(
         return Err(missing_outcome("order.cancelReplace", batch));
     };
     let market = market_of(markets, cr.symbol)?;
-    let (cancel_ok, cancel_response) = match &cr.cancel {
+    let cancel_response = match &cr.cancel {
         CancelOutcome::Cancelled(u) => {
             let desc = described(index, account, u.order_id)?;
-            (
-                true,
-                cancel_object(
-                    market,
-                    desc,
-                    &u.client_order_id,
-                    &req.cancel.cancel_client_order_id,
-                    &u.state,
-                    batch.ts_ms,
-                ),
-            )
+            HalfBody::Done(cancel_object(
+                market,
+                desc,
+                &u.client_order_id,
+                &req.cancel.cancel_client_order_id,
+                &u.state,
+                batch.ts_ms,
+            ))
         }
         CancelOutcome::Amended {
             order,
             old_client_order_id,
         } => {
             let desc = described(index, account, order.order_id)?;
-            (
-                true,
-                cancel_object(
-                    market,
-                    desc,
-                    old_client_order_id,
-                    &req.cancel.cancel_client_order_id,
-                    &order.state,
-                    batch.ts_ms,
-                ),
-            )
+            HalfBody::Done(cancel_object(
+                market,
+                desc,
+                old_client_order_id,
+                &req.cancel.cancel_client_order_id,
+                &order.state,
+                batch.ts_ms,
+            ))
         }
-        CancelOutcome::Failed(reason) => {
-            (false, Failure::from(from_reject(*reason)).error_object())
-        }
+        CancelOutcome::Failed(reason) => failed_half(*reason),
     };
+    let cancel_ok = matches!(cancel_response, HalfBody::Done(_));
     let (new_result, new_response) = match &cr.new_order {
         NewOrderOutcome::Placed(a) => (
             "SUCCESS",
-            new_order_response(market, &a.order, a.state, req.new_order.resp_type, batch),
+            HalfBody::Done(new_order_response(
+                market,
+                &a.order,
+                a.state,
+                req.new_order.resp_type,
+                batch,
+            )),
         ),
         NewOrderOutcome::Amended => match &cr.cancel {
             CancelOutcome::Amended { order, .. } => {
@@ -442,28 +429,45 @@ pub fn cancel_replace_result(
                 }
                 (
                     "SUCCESS",
-                    new_order_response(market, &info, order.state, req.new_order.resp_type, batch),
+                    HalfBody::Done(new_order_response(
+                        market,
+                        &info,
+                        order.state,
+                        req.new_order.resp_type,
+                        batch,
+                    )),
                 )
             }
             _ => return Err(missing_outcome("order.cancelReplace", batch)),
         },
-        NewOrderOutcome::Failed { reason, .. } => (
-            "FAILURE",
-            Failure::from(from_reject(*reason)).error_object(),
-        ),
-        NewOrderOutcome::NotAttempted => ("NOT_ATTEMPTED", Value::Null),
+        NewOrderOutcome::Failed { reason, .. } => ("FAILURE", failed_half(*reason)),
+        NewOrderOutcome::NotAttempted => ("NOT_ATTEMPTED", HalfBody::NotAttempted),
     };
-    let data = json!({
-        "cancelResult": if cancel_ok { "SUCCESS" } else { "FAILURE" },
-        "newOrderResult": new_result,
-        "cancelResponse": cancel_response,
-        "newOrderResponse": new_response,
-    });
+    let body = CancelReplaceBody {
+        cancel_result: if cancel_ok { "SUCCESS" } else { "FAILURE" },
+        new_order_result: new_result,
+        cancel_response,
+        new_order_response: new_response,
+    };
     match (cancel_ok, new_result) {
-        (true, "SUCCESS") => Ok(data),
-        (true, _) | (false, "SUCCESS") => Err(Failure::cancel_replace_partial(data)),
-        (false, _) => Err(Failure::cancel_replace_failed(data)),
+        (true, "SUCCESS") => Ok(body),
+        (true, _) | (false, "SUCCESS") => Err(Failure::cancel_replace_partial(data_value(&body))),
+        (false, _) => Err(Failure::cancel_replace_failed(data_value(&body))),
     }
+}
+
+/// The error object of a cancel-replace half the matcher refused.
+fn failed_half<T>(reason: matcher::RejectReason) -> HalfBody<T> {
+    let f = Failure::from(from_reject(reason));
+    HalfBody::Failed {
+        code: f.code,
+        msg: f.msg,
+    }
+}
+
+/// A failure's `data` as a JSON value (serializing plain strings and integers cannot fail).
+fn data_value(body: &CancelReplaceBody) -> Value {
+    serde_json::to_value(body).unwrap_or(Value::Null)
 }
 
 /// The order object of `order.status` / `openOrders.status`.

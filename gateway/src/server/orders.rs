@@ -98,7 +98,7 @@ fn parse(
 /// (Binance's rule); that is checked against the order index first, and the command is
 /// journaled only if it holds. Such a request is therefore journaled after the check's round
 /// trip, possibly after requests this connection sent later.
-fn submit<F>(
+fn submit<B, F>(
     call: &mut Call<'_>,
     account: AccountId,
     check: Option<crate::api::orders::CancelRequest>,
@@ -106,14 +106,13 @@ fn submit<F>(
     render: F,
 ) -> Result<Reply, Failure>
 where
-    F: FnOnce(&node::CommandEvents, &crate::api::OrderIndex) -> Result<Value, Failure>
-        + Send
-        + 'static,
+    B: serde::Serialize,
+    F: FnOnce(&node::CommandEvents, &crate::api::OrderIndex) -> Result<B, Failure> + Send + 'static,
 {
     let id = call.id.clone();
     let limits = std::mem::take(&mut call.limits);
     let gateway = Arc::clone(call.gateway);
-    let finish = move |gateway: &Gateway, outcome: Result<Value, Failure>| match outcome {
+    let finish = move |gateway: &Gateway, outcome: Result<B, Failure>| match outcome {
         Ok(result) => render_ok(&id, result, &limits),
         Err(failure) => {
             inc(&gateway.metrics.errors);

@@ -185,13 +185,17 @@ impl Harness {
         let batch = req.command(account).map(|c| self.run(c));
         let (m, ix) = (&self.markets, &self.index);
         match (&req, batch) {
-            (AccountRequest::Place(o), Some(b)) => render::place_result(o, account, &b, m),
-            (AccountRequest::Cancel(c), Some(b)) => render::cancel_result(c, account, &b, m, ix),
+            (AccountRequest::Place(o), Some(b)) => {
+                render::place_result(o, account, &b, m).map(to_json)
+            }
+            (AccountRequest::Cancel(c), Some(b)) => {
+                render::cancel_result(c, account, &b, m, ix).map(to_json)
+            }
             (AccountRequest::CancelReplace(r), Some(b)) => {
-                render::cancel_replace_result(r, account, &b, m, ix)
+                render::cancel_replace_result(r, account, &b, m, ix).map(to_json)
             }
             (AccountRequest::CancelAll { .. }, Some(b)) => {
-                render::cancel_all_result(account, &b, m, ix, &mut self.ids)
+                render::cancel_all_result(account, &b, m, ix, &mut self.ids).map(to_json)
             }
             (
                 AccountRequest::Test {
@@ -222,6 +226,11 @@ impl Harness {
             _ => unreachable!("request and command disagree"),
         }
     }
+}
+
+/// A typed response body as JSON.
+fn to_json<T: serde::Serialize>(body: T) -> Value {
+    serde_json::to_value(body).unwrap()
 }
 
 /// A signed-looking request frame (the harness does not verify signatures).
