@@ -7,6 +7,7 @@ import {
   ColorType,
   CrosshairMode,
   HistogramSeries,
+  TickMarkType,
   createChart,
 } from 'lightweight-charts';
 import { INTERVALS, toBar } from './candles.js';
@@ -51,6 +52,28 @@ function clock(ms) {
   const d = new Date(ms);
   const two = (/** @type {number} */ n) => String(n).padStart(2, '0');
   return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
+
+/**
+ * A time axis label in local time (the library's default is UTC).
+ * @param {number} seconds
+ * @param {TickMarkType} type
+ */
+function tickMark(seconds, type) {
+  const d = new Date(seconds * 1000);
+  const two = (/** @type {number} */ n) => String(n).padStart(2, '0');
+  switch (type) {
+    case TickMarkType.Year:
+      return String(d.getFullYear());
+    case TickMarkType.Month:
+      return d.toLocaleString('en', { month: 'short' });
+    case TickMarkType.DayOfMonth:
+      return String(d.getDate());
+    case TickMarkType.Time:
+      return `${two(d.getHours())}:${two(d.getMinutes())}`;
+    default:
+      return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+  }
 }
 
 /** One ladder row, reused across redraws. */
@@ -135,7 +158,15 @@ export class MarketView {
       grid: { vertLines: { color: '#1b2028' }, horzLines: { color: '#1b2028' } },
       crosshair: { mode: CrosshairMode.Normal },
       rightPriceScale: { borderColor: '#2b3139' },
-      timeScale: { borderColor: '#2b3139', timeVisible: true, secondsVisible: false, rightOffset: 8, barSpacing: 9 },
+      // Local time on the axis and the crosshair, as in the trades list.
+      timeScale: {
+        borderColor: '#2b3139',
+        timeVisible: true,
+        secondsVisible: false,
+        rightOffset: 8,
+        barSpacing: 9,
+        tickMarkFormatter: (/** @type {number} */ t, /** @type {TickMarkType} */ type) => tickMark(t, type),
+      },
       localization: { timeFormatter: (/** @type {number} */ t) => new Date(t * 1000).toLocaleString() },
     });
     this.candleSeries = this.chart.addSeries(CandlestickSeries, {
