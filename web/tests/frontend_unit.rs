@@ -11,7 +11,7 @@ use std::process::Command;
 fn frontend_unit_tests_pass() {
     let frontend = Path::new(env!("CARGO_MANIFEST_DIR")).join("frontend");
     let out = match Command::new("node")
-        .args(["--test", "test/"])
+        .args(["--test", "--test-reporter=tap", "test/"])
         .current_dir(&frontend)
         .output()
     {
