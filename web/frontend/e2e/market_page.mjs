@@ -169,6 +169,18 @@ const ready = (s) =>
   s.candles.count > 0 &&
   s.ticker !== null;
 
+/**
+ * The page's trades are all among the symbol's recent trades on the server.
+ * @param {string} symbol
+ * @param {any} s
+ */
+async function assertTradesOf(symbol, s) {
+  const ids = new Set((await rest(`/api/v3/trades?symbol=${symbol}&limit=1000`)).map((/** @type {any} */ t) => t.id));
+  const mine = s.trades.map((/** @type {any} */ t) => t.id);
+  assert.ok(mine.length > 0 && mine.every((/** @type {number} */ id) => ids.has(id)), `page trades ${mine.slice(0, 5)} are not ${symbol}'s`);
+  return mine;
+}
+
 /** @param {string} file */
 async function screenshot(file) {
   const path = join(outDir, file);
@@ -277,13 +289,23 @@ async function run() {
   const before = (await state()).book.checksumsVerified;
   await page.selectOption('#symbol', 'ETHUSDT');
   s = await until('ETHUSDT live', (x) => x.symbol === 'ETHUSDT' && ready(x) && x.book.checksumsVerified > before + 5, 15_000);
-  const ethTrades = new Set((await rest('/api/v3/trades?symbol=ETHUSDT&limit=1000')).map((/** @type {any} */ t) => t.id));
-  const pageTrades = s.trades.map((/** @type {any} */ t) => t.id);
-  assert.ok(pageTrades.every((/** @type {number} */ id) => ethTrades.has(id)), `page trades ${pageTrades.slice(0, 5)} not ETHUSDT's`);
+  const pageTrades = await assertTradesOf('ETHUSDT', s);
   d = await untilDom('ETHUSDT labels', (x) => x.symbol === 'ETHUSDT' && /\(ETH\)/.test(x.volumeLabel) && x.title.startsWith('ETH/USDT'), 5000);
   log(`symbol switch: ETHUSDT live, best bid ${s.book.bids[0][0]}, ${pageTrades.length} trades all ETHUSDT's`);
+  // Fast clicking: ETHBTC, ETHUSDT and back to ETHBTC within one coalescing window (the last
+  // switch sends nothing: ETHBTC is still subscribed), then BTCUSDT.
+  await page.waitForTimeout(700);
+  await page.selectOption('#symbol', 'ETHBTC');
+  await until('the ETHBTC subscription', (x) => x.symbol === 'ETHBTC' && x.trades.length > 0, 2000);
+  await page.selectOption('#symbol', 'ETHUSDT');
+  await page.selectOption('#symbol', 'ETHBTC');
+  const ethbtcBefore = (await state()).book.checksumsVerified;
+  s = await until('ETHBTC live after fast clicking', (x) => x.symbol === 'ETHBTC' && ready(x) && x.book.checksumsVerified > ethbtcBefore + 5, 15_000);
+  await assertTradesOf('ETHBTC', s);
   await page.selectOption('#symbol', 'BTCUSDT');
   s = await until('BTCUSDT live again', (x) => x.symbol === 'BTCUSDT' && ready(x), 15_000);
+  await assertTradesOf('BTCUSDT', s);
+  log('fast switching: ETHBTC, ETHUSDT, ETHBTC, BTCUSDT ok');
   // Let the ladder fill in before the picture.
   await page.waitForTimeout(1500);
   await screenshot('market-page.png');

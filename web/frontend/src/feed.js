@@ -109,8 +109,7 @@ export class MarketFeed {
     } else {
       this.book.stop();
     }
-    this.subs.want(streamsFor(this.symbol, this.interval));
-    this.flushSubscriptions();
+    this.want(streamsFor(this.symbol, this.interval));
     for (const c of /** @type {Change[]} */ (['book', 'trades', 'ticker', 'candles-reset'])) {
       this.onChange(c);
     }
@@ -122,9 +121,24 @@ export class MarketFeed {
     this.interval = interval;
     this.klineEpoch++;
     this.candles.clear();
-    this.subs.want(streamsFor(this.symbol, this.interval));
-    this.flushSubscriptions();
+    this.want(streamsFor(this.symbol, this.interval));
     this.onChange('candles-reset');
+  }
+
+  /**
+   * Moves the connection to `streams`. Streams new to the selection are loaded when the
+   * server confirms them, or at once when the connection still carries them (a switch away
+   * and back within one coalescing window sends nothing).
+   * @private
+   * @param {string[]} streams
+   */
+  want(streams) {
+    const before = this.subs.wanted;
+    this.subs.want(streams);
+    this.flushSubscriptions();
+    if (this.ws !== null && this.ws.readyState === WebSocket.OPEN) {
+      this.confirmed(this.subs.settled(streams.filter((s) => !before.has(s))));
+    }
   }
 
   /** @private */

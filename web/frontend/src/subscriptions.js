@@ -104,6 +104,19 @@ export class Subscriptions {
   }
 
   /**
+   * Those of `streams` the connection carries and whose subscription is confirmed (not
+   * waiting for a SUBSCRIBE answer). A switch away and back before any message went out
+   * leaves the old streams subscribed: they need no SUBSCRIBE, but their REST state must be
+   * read again.
+   * @param {string[]} streams
+   * @returns {string[]}
+   */
+  settled(streams) {
+    const waiting = new Set([...this.pending.values()].flat());
+    return streams.filter((s) => this.active.has(s) && !waiting.has(s));
+  }
+
+  /**
    * The answer to control message `id`: the streams a SUBSCRIBE confirmed (empty for an
    * UNSUBSCRIBE or an unknown id).
    * @param {number} id

@@ -78,3 +78,23 @@ test('a closed connection forgets what it carried', () => {
   assert.deepEqual(s.answered(2), []);
   assert.deepEqual(s.opened(), ['b@trade']);
 });
+
+test('away and back within one window: nothing is sent, the streams are settled', () => {
+  const s = new Subscriptions();
+  s.want(streamsFor('BTCUSDT', '1m'));
+  s.opened();
+  s.want(streamsFor('ETHUSDT', '1m'));
+  const first = s.plan(0).messages;
+  assert.equal(first.length, 2);
+  // Waiting for the SUBSCRIBE answer: not settled.
+  assert.deepEqual(s.settled(streamsFor('ETHUSDT', '1m')), []);
+  assert.deepEqual(s.answered(first[1].id), streamsFor('ETHUSDT', '1m'));
+  assert.deepEqual(s.settled(streamsFor('ETHUSDT', '1m')), streamsFor('ETHUSDT', '1m'));
+  // Within the gap: ETHBTC, then back to ETHUSDT before anything went out.
+  s.want(streamsFor('ETHBTC', '1m'));
+  assert.ok(s.plan(100).waitMs > 0);
+  s.want(streamsFor('ETHUSDT', '1m'));
+  assert.deepEqual(s.plan(1000), { messages: [], waitMs: 0 });
+  assert.deepEqual(s.settled(streamsFor('ETHUSDT', '1m')), streamsFor('ETHUSDT', '1m'));
+  assert.deepEqual(s.settled(streamsFor('ETHBTC', '1m')), []);
+});
