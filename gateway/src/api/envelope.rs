@@ -159,6 +159,74 @@ impl Method {
     }
 }
 
+/// A parameter value as it arrived: scalars keep their JSON kind and text (so they can be
+/// signed as sent); anything else is kept as JSON (only `exchangeInfo`'s `symbols` array is
+/// legal; every other method refuses it with `-1102`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SentValue {
+    /// A JSON string.
+    Str(String),
+    /// A JSON integer, as its text.
+    Int(String),
+    /// A JSON boolean.
+    Bool(bool),
+    /// Anything else: a fraction, null, an array or an object.
+    Other(Value),
+}
+
+impl SentValue {
+    /// The value as JSON.
+    pub fn to_json(&self) -> Value {
+        match self {
+            SentValue::Str(s) => Value::String(s.clone()),
+            SentValue::Int(t) => t
+                .parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| t.parse::<u64>().map(Value::from))
+                .unwrap_or_else(|_| Value::String(t.clone())),
+            SentValue::Bool(b) => Value::Bool(*b),
+            SentValue::Other(v) => v.clone(),
+        }
+    }
+}
+
+/// A request's `params` in the order sent (a name sent twice keeps its first place and its
+/// last value, as a JSON object parsed into a map does).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SentParams(pub Vec<(String, SentValue)>);
+
+impl SentParams {
+    /// Whether `name` was sent.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
+    /// Whether no parameter was sent.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Number of parameters.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The parameters as a JSON object.
+    pub fn to_json_map(&self) -> Map<String, Value> {
+        self.0
+            .iter()
+            .map(|(n, v)| (n.clone(), v.to_json()))
+            .collect()
+    }
+
+    fn insert(&mut self, name: String, value: SentValue) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+}
+
 /// A parsed request frame.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
@@ -167,7 +235,7 @@ pub struct Request {
     /// The method.
     pub method: Method,
     /// The parameters (empty when absent).
-    pub params: Map<String, Value>,
+    pub params: SentParams,
 }
 
 /// A request frame that could not be parsed: the id to echo (`null` when unknown) and the
@@ -180,22 +248,177 @@ pub struct BadRequest {
     pub failure: Failure,
 }
 
+/// The envelope's members as read, checked only after the whole frame parsed (so a syntax
+/// error anywhere is `-1135` with id `null`, whatever came before it).
+#[derive(Default)]
+struct RawEnvelope {
+    id: Option<Value>,
+    method: Option<Option<String>>,
+    params: Option<Option<SentParams>>,
+}
+
+impl<'de> serde::Deserialize<'de> for RawEnvelope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(EnvelopeVisitor)
+    }
+}
+
+struct EnvelopeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EnvelopeVisitor {
+    type Value = RawEnvelope;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a request object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawEnvelope, A::Error> {
+        let mut env = RawEnvelope::default();
+        while let Some(key) = map.next_key::<EnvelopeKey>()? {
+            match key {
+                EnvelopeKey::Id => env.id = Some(map.next_value()?),
+                EnvelopeKey::Method => env.method = Some(map.next_value::<MaybeString>()?.0),
+                EnvelopeKey::Params => env.params = Some(map.next_value::<MaybeParams>()?.0),
+                EnvelopeKey::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(env)
+    }
+}
+
+/// A member name of the envelope, read without allocating.
+enum EnvelopeKey {
+    Id,
+    Method,
+    Params,
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for EnvelopeKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = EnvelopeKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<EnvelopeKey, E> {
+                Ok(match v {
+                    "id" => EnvelopeKey::Id,
+                    "method" => EnvelopeKey::Method,
+                    "params" => EnvelopeKey::Params,
+                    _ => EnvelopeKey::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// A string, or `None` for any other JSON value.
+struct MaybeString(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for MaybeString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => MaybeString(Some(s)),
+            _ => MaybeString(None),
+        })
+    }
+}
+
+/// `params`: an object read into [`SentParams`], an empty set for `null`, `None` for any
+/// other JSON value.
+struct MaybeParams(Option<SentParams>);
+
+impl<'de> serde::Deserialize<'de> for MaybeParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ParamsVisitor)
+    }
+}
+
+struct ParamsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ParamsVisitor {
+    type Value = MaybeParams;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a params object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<MaybeParams, A::Error> {
+        let mut params = SentParams(Vec::with_capacity(16));
+        while let Some(name) = map.next_key::<String>()? {
+            let value = map.next_value::<SentValueSeed>()?.0;
+            params.insert(name, value);
+        }
+        Ok(MaybeParams(Some(params)))
+    }
+
+    fn visit_unit<E>(self) -> Result<MaybeParams, E> {
+        Ok(MaybeParams(Some(SentParams::default())))
+    }
+
+    fn visit_none<E>(self) -> Result<MaybeParams, E> {
+        Ok(MaybeParams(Some(SentParams::default())))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<MaybeParams, E> {
+        Ok(MaybeParams(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<MaybeParams, E> {
+        Ok(MaybeParams(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<MaybeParams, E> {
+        Ok(MaybeParams(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<MaybeParams, E> {
+        Ok(MaybeParams(None))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<MaybeParams, E> {
+        Ok(MaybeParams(None))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeParams, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(MaybeParams(None))
+    }
+}
+
+/// One parameter value.
+struct SentValueSeed(SentValue);
+
+impl<'de> serde::Deserialize<'de> for SentValueSeed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Scalars are read directly; anything else through `Value`.
+        Ok(SentValueSeed(match Value::deserialize(d)? {
+            Value::String(s) => SentValue::Str(s),
+            Value::Bool(b) => SentValue::Bool(b),
+            Value::Number(n) if n.is_i64() || n.is_u64() => SentValue::Int(n.to_string()),
+            other => SentValue::Other(other),
+        }))
+    }
+}
+
 /// Parses one text frame. See the module docs for the error of each malformed case (boxed:
 /// it is large and rare).
 pub fn parse_request(text: &str) -> Result<Request, Box<BadRequest>> {
     let bad = |id: Value, failure: Failure| Box::new(BadRequest { id, failure });
-    let value: Value =
+    let env: RawEnvelope =
         serde_json::from_str(text).map_err(|_| bad(Value::Null, Failure::invalid_json()))?;
-    let Value::Object(mut obj) = value else {
-        return Err(bad(Value::Null, Failure::invalid_json()));
-    };
-    let id = match obj.remove("id") {
+    let id = match env.id {
         None | Some(Value::Null) => Value::Null,
         Some(v @ (Value::String(_) | Value::Number(_))) => v,
         Some(_) => return Err(bad(Value::Null, Failure::invalid_json_param("id"))),
     };
-    let method = match obj.remove("method") {
-        Some(Value::String(name)) if !name.is_empty() => name,
+    let method = match env.method {
+        Some(Some(name)) if !name.is_empty() => name,
         _ => {
             return Err(bad(
                 id,
@@ -209,10 +432,10 @@ pub fn parse_request(text: &str) -> Result<Request, Box<BadRequest>> {
     let Some(method) = Method::from_name(&method) else {
         return Err(bad(id, Failure::unsupported_operation()));
     };
-    let params = match obj.remove("params") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(map)) => map,
-        Some(_) => return Err(bad(id, Failure::invalid_json_param("params"))),
+    let params = match env.params {
+        None => SentParams::default(),
+        Some(Some(p)) => p,
+        Some(None) => return Err(bad(id, Failure::invalid_json_param("params"))),
     };
     Ok(Request { id, method, params })
 }
@@ -463,5 +686,168 @@ mod tests {
             render_error(&Value::Null, &ApiError::TooManyOrders.into(), &[]),
             r#"{"id":null,"status":429,"error":{"code":-1015,"msg":"Too many new orders."}}"#
         );
+    }
+
+    type ReferenceRequest = (Value, Method, Map<String, Value>);
+
+    /// The reading of an envelope through a whole `serde_json::Value` (how frames were read
+    /// before the direct parser): the reference the direct parser must agree with.
+    fn reference(text: &str) -> Result<ReferenceRequest, (Value, i32)> {
+        let value: Value = serde_json::from_str(text).map_err(|_| (Value::Null, -1135))?;
+        let Value::Object(mut obj) = value else {
+            return Err((Value::Null, -1135));
+        };
+        let id = match obj.remove("id") {
+            None | Some(Value::Null) => Value::Null,
+            Some(v @ (Value::String(_) | Value::Number(_))) => v,
+            Some(_) => return Err((Value::Null, -1135)),
+        };
+        let method = match obj.remove("method") {
+            Some(Value::String(name)) if !name.is_empty() => name,
+            _ => return Err((id, -1102)),
+        };
+        let Some(method) = Method::from_name(&method) else {
+            return Err((id, -1020));
+        };
+        let params = match obj.remove("params") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(map)) => map,
+            Some(_) => return Err((id, -1135)),
+        };
+        Ok((id, method, params))
+    }
+
+    /// A parameter value of a kind a method accepts.
+    fn scalar() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<bool>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[a-zA-Z0-9.\\-_\"\u{e9}]{0,8}".prop_map(Value::from),
+        ]
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            "[a-zA-Z0-9.\\-_\"\u{e9}]{0,8}".prop_map(Value::from),
+            prop_oneof![
+                Just("order.place"),
+                Just("ping"),
+                Just(""),
+                Just("ORDER.PLACE")
+            ]
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(2, 8, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                proptest::collection::vec(("[a-z]{1,3}", inner), 0..4)
+                    .prop_map(|kv| { Value::Object(kv.into_iter().collect()) }),
+            ]
+        })
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// The direct parser reads every frame as the `Value` reading does: the same id,
+        /// method and parameters (values and order), the same error and echoed id, and
+        /// the same `-1102` for the first non-scalar parameter. Frames carry duplicate
+        /// members, members of every JSON type and, sometimes, a syntax error.
+        #[test]
+        fn direct_parser_agrees_with_the_value_reading(
+            id in proptest::option::of(json_value()),
+            method in proptest::option::of(proptest::prop_oneof![
+                3 => proptest::strategy::Just(Value::from("order.place")),
+                1 => json_value(),
+            ]),
+            params in proptest::option::of(proptest::prop_oneof![
+                4 => proptest::collection::vec(
+                    ("[a-e]{1,2}", proptest::prop_oneof![6 => scalar(), 1 => json_value()]),
+                    0..8,
+                ),
+                1 => json_value().prop_map(|v| vec![("".to_string(), v)]),
+            ]),
+            extra in proptest::collection::vec(
+                (proptest::prop_oneof![
+                    proptest::strategy::Just("id".to_string()),
+                    proptest::strategy::Just("method".to_string()),
+                    "[a-z]{1,3}",
+                ], json_value()),
+                0..3,
+            ),
+            cut in proptest::option::weighted(0.2, 0usize..200),
+        ) {
+            let mut members: Vec<(String, String)> = Vec::new();
+            if let Some(id) = id {
+                members.push(("id".into(), id.to_string()));
+            }
+            if let Some(m) = method {
+                members.push(("method".into(), m.to_string()));
+            }
+            if let Some(p) = params {
+                // An object written by hand, so a name may repeat; a lone unnamed value is
+                // written as that value (`params` of another JSON type).
+                let text = match p.as_slice() {
+                    [(name, v)] if name.is_empty() => v.to_string(),
+                    kv => {
+                        let inner: Vec<String> = kv
+                            .iter()
+                            .map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), v))
+                            .collect();
+                        format!("{{{}}}", inner.join(","))
+                    }
+                };
+                members.push(("params".into(), text));
+            }
+            for (k, v) in extra {
+                members.push((k, v.to_string()));
+            }
+            let mut text = String::from("{");
+            for (i, (k, v)) in members.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                text.push_str(&Value::from(k.as_str()).to_string());
+                text.push(':');
+                text.push_str(v);
+            }
+            text.push('}');
+            if let Some(cut) = cut {
+                let mut at = cut.min(text.len());
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                text.truncate(at);
+            }
+            let direct = parse_request(&text);
+            match (reference(&text), direct) {
+                (Ok((id, method, params)), Ok(r)) => {
+                    proptest::prop_assert_eq!(&r.id, &id);
+                    proptest::prop_assert_eq!(r.method, method);
+                    let names: Vec<&String> = params.keys().collect();
+                    let direct_names: Vec<&String> = r.params.0.iter().map(|(n, _)| n).collect();
+                    proptest::prop_assert_eq!(direct_names, names);
+                    proptest::prop_assert_eq!(r.params.to_json_map(), params.clone());
+                    let as_sent = crate::api::Params::from_json(&params);
+                    let direct = crate::api::Params::from_sent(r.params.clone());
+                    proptest::prop_assert_eq!(as_sent, direct);
+                }
+                (Err((id, code)), Err(bad)) => {
+                    proptest::prop_assert_eq!(&bad.id, &id);
+                    proptest::prop_assert_eq!(bad.failure.code, code);
+                }
+                (reference, direct) => {
+                    proptest::prop_assert!(false, "{text}: reference {reference:?}, direct {direct:?}");
+                }
+            }
+        }
     }
 }

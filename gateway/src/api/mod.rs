@@ -27,7 +27,7 @@ pub mod wire;
 
 pub use envelope::{
     parse_request, render_error, render_ok, BadRequest, Method, RateLimit, RateLimitInterval,
-    RateLimitStatus, RateLimitType, Request,
+    RateLimitStatus, RateLimitType, Request, SentParams, SentValue,
 };
 pub use failure::Failure;
 pub use markets::{Market, Markets};

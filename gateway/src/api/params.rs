@@ -20,6 +20,7 @@
 //! JSON objects cannot carry a key twice after parsing (serde_json keeps the last value), so
 //! Binance's `-1101` duplicate-parameter error cannot arise here.
 
+use crate::api::envelope::{SentParams, SentValue};
 use crate::api::failure::Failure;
 use crate::auth;
 use crate::errors::ApiError;
@@ -63,6 +64,27 @@ impl Params {
         let sent = pairs.len();
         Ok(Params {
             values: pairs.into_iter().collect(),
+            read: 0,
+            sent,
+        })
+    }
+
+    /// The parameters of a parsed request (see the module docs): a value that is not a
+    /// string, an integer or a boolean is `-1102` for its name (the first such, in the
+    /// order sent).
+    pub fn from_sent(params: SentParams) -> Result<Params, Failure> {
+        let sent = params.len();
+        let mut values = BTreeMap::new();
+        for (name, value) in params.0 {
+            let text = match value {
+                SentValue::Str(s) | SentValue::Int(s) => s,
+                SentValue::Bool(b) => b.to_string(),
+                SentValue::Other(_) => return Err(mandatory(&name)),
+            };
+            values.insert(name, text);
+        }
+        Ok(Params {
+            values,
             read: 0,
             sent,
         })

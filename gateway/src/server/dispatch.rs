@@ -103,12 +103,12 @@ pub(crate) fn handle(gateway: &Arc<Gateway>, session: &mut Session, text: &str) 
         limits,
     };
     if method == Method::ExchangeInfo {
-        return match super::orders::exchange_info(&mut call, &params) {
+        return match super::orders::exchange_info(&mut call, &params.to_json_map()) {
             Ok(reply) => reply,
             Err(f) => call.fail(&f),
         };
     }
-    let mut params = match Params::from_json(&params) {
+    let mut params = match Params::from_sent(params) {
         Ok(p) => p,
         Err(f) => return call.fail(&f),
     };

@@ -155,12 +155,15 @@ impl Harness {
         &mut self,
         account: AccountId,
         method: Method,
-        params: &serde_json::Map<String, Value>,
+        params: &gateway::api::SentParams,
     ) -> Result<Value, Failure> {
         match method {
             Method::Ping => return Ok(serde_json::json!({})),
             Method::ExchangeInfo => {
-                let sel = gateway::api::markets::parse_exchange_info(params, &self.markets)?;
+                let sel = gateway::api::markets::parse_exchange_info(
+                    &params.to_json_map(),
+                    &self.markets,
+                )?;
                 let limits = gateway::api::markets::ExchangeLimits {
                     rate_limits: vec![],
                     max_num_orders: 200,
@@ -174,7 +177,7 @@ impl Harness {
             }
             _ => {}
         }
-        let mut p = Params::from_json(params)?;
+        let mut p = Params::from_sent(params.clone())?;
         if method.is_signed() {
             p.take_security()?;
         }
