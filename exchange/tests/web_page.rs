@@ -28,6 +28,31 @@ impl Drop for Guard {
     }
 }
 
+/// The browser script, stopped with SIGTERM if the test ends or fails before it finished:
+/// playwright then closes the browser it launched (in a process group of its own, which a
+/// SIGKILL of node would leave behind); SIGKILL after 5 s.
+struct ScriptGuard(Child);
+
+impl Drop for ScriptGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.0.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn frontend() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/frontend")
 }
@@ -123,7 +148,7 @@ fn market_page_in_headless_chromium() {
     let mut node = start_demo(&data, port, &log);
     wait_ready(port, &mut node, &log);
 
-    let mut script = Guard(
+    let mut script = ScriptGuard(
         Command::new("node")
             .arg("e2e/market_page.mjs")
             .arg(format!("http://127.0.0.1:{port}/"))

@@ -76,6 +76,10 @@ const browser = await chromium.launch({
   ],
 });
 const page = await browser.newPage({ viewport: { width: 1440, height: 860 } });
+// The driver stops a script that outlives its test with SIGTERM: close the browser, then exit.
+process.on('SIGTERM', () => {
+  browser.close().finally(() => process.exit(143));
+});
 
 /** @type {string[]} */
 const problems = [];
