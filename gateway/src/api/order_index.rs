@@ -24,6 +24,14 @@ use matcher::{
 use node::{CommandEvents, Engine, Projection};
 use std::collections::{HashMap, VecDeque};
 
+/// Orders by id: ids are the matcher's own sequence numbers, so the fast multiplicative
+/// FxHash is safe here.
+type ById = HashMap<OrderId, IndexedOrder, rustc_hash::FxBuildHasher>;
+/// Orders by client id: the key is the client's choice, so the hash is seeded per process
+/// (foldhash; SipHash, the std default, was a visible share of the matcher thread).
+type ByClient =
+    HashMap<(AccountId, SymbolId, ClientOrderId), OrderId, foldhash::fast::RandomState>;
+
 /// Closed orders kept by default. Each kept order costs about 400 bytes (the 272-byte
 /// [`IndexedOrder`], its client-id key, both maps' slots and slack), so this bound holds
 /// roughly 80 MB of closed orders (1,000,000 would be about 400 MB); pass another bound to
@@ -62,8 +70,8 @@ impl IndexedOrder {
 /// The index. See the module docs.
 #[derive(Clone, Debug)]
 pub struct OrderIndex {
-    orders: HashMap<OrderId, IndexedOrder>,
-    by_client: HashMap<(AccountId, SymbolId, ClientOrderId), OrderId>,
+    orders: ById,
+    by_client: ByClient,
     closed: VecDeque<OrderId>,
     max_closed: usize,
 }
@@ -95,8 +103,8 @@ impl OrderIndex {
             .saturating_add(4096)
             .min(1 << 22);
         OrderIndex {
-            orders: HashMap::with_capacity(capacity),
-            by_client: HashMap::with_capacity(capacity),
+            orders: ById::with_capacity_and_hasher(capacity, Default::default()),
+            by_client: ByClient::with_capacity_and_hasher(capacity, Default::default()),
             closed: VecDeque::with_capacity(max_closed.min(1 << 22)),
             max_closed,
         }
@@ -129,8 +137,8 @@ impl OrderIndex {
     /// rendering itself can happen elsewhere.
     pub fn subset(&self, account: AccountId, batch: &CommandEvents) -> OrderIndex {
         let mut out = OrderIndex {
-            orders: HashMap::new(),
-            by_client: HashMap::new(),
+            orders: ById::default(),
+            by_client: ByClient::default(),
             closed: VecDeque::new(),
             max_closed: usize::MAX,
         };
