@@ -29,8 +29,7 @@ use std::collections::{HashMap, VecDeque};
 type ById = HashMap<OrderId, IndexedOrder, rustc_hash::FxBuildHasher>;
 /// Orders by client id: the key is the client's choice, so the hash is seeded per process
 /// (foldhash; SipHash, the std default, was a visible share of the matcher thread).
-type ByClient =
-    HashMap<(AccountId, SymbolId, ClientOrderId), OrderId, foldhash::fast::RandomState>;
+type ByClient = HashMap<(AccountId, SymbolId, ClientOrderId), OrderId, foldhash::fast::RandomState>;
 
 /// Closed orders kept by default. Each kept order costs about 400 bytes (the 272-byte
 /// [`IndexedOrder`], its client-id key, both maps' slots and slack), so this bound holds
