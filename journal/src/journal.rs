@@ -88,6 +88,8 @@ struct State {
     pending_bytes: usize,
     /// The writer is blocked waiting for work and must be notified.
     writer_waiting: bool,
+    /// The writer is waiting out `batch_wait` for its batch to fill (not for a first record).
+    writer_filling: bool,
     failed: Option<String>,
     closing: bool,
 }
@@ -269,6 +271,7 @@ impl Journal {
                 next_index,
                 pending_bytes: 0,
                 writer_waiting: false,
+                writer_filling: false,
                 failed: None,
                 closing: false,
             }),
@@ -418,11 +421,21 @@ impl Journal {
     }
 
     fn wake_writer(&self, mut st: MutexGuard<'_, State>) {
-        if st.writer_waiting {
-            st.writer_waiting = false;
-            drop(st);
-            self.shared().writer_cv.notify_one();
+        if !st.writer_waiting {
+            return;
         }
+        if st.writer_filling {
+            // The writer is sitting out `batch_wait` for a batch to fill: wake it only when
+            // this append filled it (its timeout ends the wait otherwise). Waking it on every
+            // append cost a futex wake and a context switch per append for nothing.
+            let config = &self.shared().config;
+            if st.buf_records < config.max_batch_records && st.buf.len() < config.max_batch_bytes {
+                return;
+            }
+        }
+        st.writer_waiting = false;
+        drop(st);
+        self.shared().writer_cv.notify_one();
     }
 
     /// The highest index known durable (0 if nothing is).
@@ -626,9 +639,10 @@ impl Writer {
                 break;
             }
             if let Some(wait) = config.batch_wait {
-                // Keep waiting while the batch is below both limits; every producer that
-                // appends meanwhile wakes the writer to re-check (a notified producer clears
-                // `writer_waiting`, so it is set again each time the wait continues).
+                // Keep waiting while the batch is below both limits; a producer whose append
+                // fills the batch wakes the writer (a notified producer clears
+                // `writer_waiting`, so it is set again each time the wait continues); closing
+                // wakes it too.
                 let below = |s: &mut State| {
                     let keep_waiting = s.buf_records < config.max_batch_records
                         && s.buf.len() < config.max_batch_bytes
@@ -638,12 +652,14 @@ impl Writer {
                     keep_waiting
                 };
                 if below(&mut st) {
+                    st.writer_filling = true;
                     st = shared
                         .writer_cv
                         .wait_timeout_while(st, wait, below)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
                     st.writer_waiting = false;
+                    st.writer_filling = false;
                 }
             }
             let spare = std::mem::take(&mut st.spare);
