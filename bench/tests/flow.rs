@@ -4,7 +4,9 @@
 //! exchange-core mix.
 #![allow(clippy::unwrap_used)]
 
-use bench::client::{ClientError, OrderType, Side, TimeInForce, UserEvent};
+use bench::client::{
+    ApiFailure, Failure, OrderReply, OrderType, Outcome, Side, TimeInForce, UserEvent,
+};
 use bench::flow::{
     Action, ActionKind, Flow, FlowConfig, FlowError, Mix, Rng, SpecError, SymbolSpec,
 };
@@ -29,6 +31,17 @@ fn specs(n: usize) -> Vec<SymbolSpec> {
         .enumerate()
         .map(|(i, (t, l, s, lo, hi))| SymbolSpec::new(&format!("SYM{i}"), t, l, s, lo, hi))
         .collect()
+}
+
+/// A successful outcome, read from its result as the load generator reads it.
+fn ok(result: Value) -> Outcome {
+    Ok(OrderReply::from_result(&result).unwrap())
+}
+
+/// Feeds a pushed user data message to the flow, read as the load generator reads it.
+fn push(flow: &mut Flow, msg: Value) {
+    let event = UserEvent::from_push(&msg).unwrap();
+    flow.on_execution_report(&event.execution_report().unwrap());
 }
 
 /// A model exchange: GTC orders rest, fill or partly fill at random; IOC and MARKET fill;
@@ -75,21 +88,20 @@ impl Model {
                "status": status, "side": o.side.as_str(), "origQty": o.quantity, "fills": fills})
     }
 
-    fn outcome(&mut self, action: &Action) -> Result<Value, ClientError> {
-        let unknown = || ClientError::Api {
-            status: 400,
-            code: -2011,
-            msg: "Unknown order sent.".into(),
-            data: None,
+    fn outcome(&mut self, action: &Action) -> Result<Value, Failure> {
+        let api = |status, code, msg: &str, cancel_code| {
+            Failure::Api(ApiFailure {
+                status,
+                code,
+                msg: msg.into(),
+                cancel_succeeded: false,
+                cancel_code,
+            })
         };
+        let unknown = || api(400, -2011, "Unknown order sent.", None);
         // Sometimes a transient error that leaves everything as it was.
         if self.rng.below(20) == 0 {
-            return Err(ClientError::Api {
-                status: 429,
-                code: -1003,
-                msg: "Too many requests.".into(),
-                data: None,
-            });
+            return Err(api(429, -1003, "Too many requests.", None));
         }
         match &action.kind {
             ActionKind::Place(o) => Ok(self.order(o)),
@@ -114,15 +126,8 @@ impl Model {
                 }
                 None => {
                     self.told_open.remove(order_id);
-                    Err(ClientError::Api {
-                        status: 400,
-                        code: -2022,
-                        msg: "Order cancel-replace failed.".into(),
-                        data: Some(json!({"cancelResult": "FAILURE",
-                            "newOrderResult": "NOT_ATTEMPTED",
-                            "cancelResponse": {"code": -2011, "msg": "Unknown order sent."},
-                            "newOrderResponse": null})),
-                    })
+                    // data: cancelResult FAILURE, cancelResponse {"code": -2011, ...}
+                    Err(api(400, -2022, "Order cancel-replace failed.", Some(-2011)))
                 }
             },
         }
@@ -137,10 +142,10 @@ impl Model {
         self.resting.remove(&id);
         if report {
             self.told_open.remove(&id);
-            let ev = UserEvent::from_push(&json!({"event": {"e": "executionReport",
-                "s": sym, "i": id, "X": "FILLED"}}))
-            .unwrap();
-            flow.on_execution_report(&ev);
+            push(
+                flow,
+                json!({"event": {"e": "executionReport", "s": sym, "i": id, "X": "FILLED"}}),
+            );
         }
     }
 }
@@ -222,7 +227,7 @@ fn drive(cfg: &FlowConfig, steps: usize, window: usize, model_seed: u64) -> Vec<
             {
                 model.targeted.remove(order_id);
             }
-            let fb = flow.on_result(a.tag, &out);
+            let fb = flow.on_result(a.tag, &out.clone().map(|v| ok(v).unwrap()));
             if let Ok(v) = &out {
                 let body = v.get("newOrderResponse").unwrap_or(v);
                 let want = body
@@ -332,7 +337,7 @@ fn shares(cfg: FlowConfig, n: usize) -> [usize; 5] {
         } else {
             order
         };
-        flow.on_result(a.tag, &Ok(out));
+        flow.on_result(a.tag, &ok(out));
     }
     counts
 }
@@ -434,13 +439,13 @@ fn actions_render_binance_params() {
     while !matches!(&kind, ActionKind::Place(o) if o.time_in_force == Some(TimeInForce::Gtc)) {
         flow.on_result(
             tag,
-            &Ok(json!({"symbol": "SYM0", "orderId": 1, "clientOrderId": "x", "status": "FILLED"})),
+            &ok(json!({"symbol": "SYM0", "orderId": 1, "clientOrderId": "x", "status": "FILLED"})),
         );
         let n = flow.next_action();
         tag = n.tag;
         kind = n.kind;
     }
-    flow.on_result(tag, &Ok(order));
+    flow.on_result(tag, &ok(order));
     assert_eq!(flow.open_orders(0).collect::<Vec<_>>(), vec![77]);
     loop {
         let a = flow.next_action();
@@ -450,7 +455,7 @@ fn actions_render_binance_params() {
                 let p = a.params();
                 assert_eq!(a.method(), "order.cancel");
                 assert_eq!(p["orderId"], json!(77));
-                flow.on_result(a.tag, &Err(ClientError::Closed));
+                flow.on_result(a.tag, &Err(Failure::Closed));
                 // A transport error leaves the order tracked and targetable again.
                 assert_eq!(flow.open_orders(0).count(), 1);
             }
@@ -464,7 +469,7 @@ fn actions_render_binance_params() {
                 break;
             }
             _ => {
-                flow.on_result(a.tag, &Err(ClientError::Closed));
+                flow.on_result(a.tag, &Err(Failure::Closed));
             }
         }
     }
@@ -490,7 +495,7 @@ fn makers_quote_both_sides() {
             ActionKind::Replace { .. } => json!({"newOrderResponse": order}),
             _ => order,
         };
-        flow.on_result(a.tag, &Ok(out));
+        flow.on_result(a.tag, &ok(out));
         let open: Vec<u64> = flow.open_orders(0).collect();
         let buys = open.iter().filter(|id| sides[id] == Side::Buy).count();
         let sells = open.len() - buys;
@@ -513,15 +518,17 @@ fn a_fill_report_that_overtakes_the_placing_response_wins() {
         if matches!(&a.kind, ActionKind::Place(o) if o.time_in_force == Some(TimeInForce::Gtc)) {
             break a;
         }
-        flow.on_result(a.tag, &Err(ClientError::Closed));
+        flow.on_result(a.tag, &Err(Failure::Closed));
     };
     // Its fill is reported first...
-    let report = json!({"subscriptionId": 0, "event": {"e": "executionReport", "s": "SYM0",
-                        "i": 42, "X": "FILLED"}});
-    flow.on_execution_report(&UserEvent::from_push(&report).unwrap());
+    push(
+        &mut flow,
+        json!({"subscriptionId": 0, "event": {"e": "executionReport", "s": "SYM0",
+               "i": 42, "X": "FILLED"}}),
+    );
     // ...then the response that placed it says NEW: it must not be tracked as resting.
     let placed = json!({"symbol": "SYM0", "orderId": 42, "clientOrderId": "c", "status": "NEW"});
-    flow.on_result(a.tag, &Ok(placed));
+    flow.on_result(a.tag, &ok(placed));
     assert_eq!(flow.open_orders(0).count(), 0);
     // An order reported open, then closed, is removed as usual.
     let b = loop {
@@ -529,12 +536,14 @@ fn a_fill_report_that_overtakes_the_placing_response_wins() {
         if matches!(&a.kind, ActionKind::Place(o) if o.time_in_force == Some(TimeInForce::Gtc)) {
             break a;
         }
-        flow.on_result(a.tag, &Err(ClientError::Closed));
+        flow.on_result(a.tag, &Err(Failure::Closed));
     };
     let placed = json!({"symbol": "SYM0", "orderId": 43, "clientOrderId": "c", "status": "NEW"});
-    flow.on_result(b.tag, &Ok(placed));
+    flow.on_result(b.tag, &ok(placed));
     assert_eq!(flow.open_orders(0).collect::<Vec<_>>(), vec![43]);
-    let report = json!({"event": {"e": "executionReport", "s": "SYM0", "i": 43, "X": "CANCELED"}});
-    flow.on_execution_report(&UserEvent::from_push(&report).unwrap());
+    push(
+        &mut flow,
+        json!({"event": {"e": "executionReport", "s": "SYM0", "i": 43, "X": "CANCELED"}}),
+    );
     assert_eq!(flow.open_orders(0).count(), 0);
 }

@@ -7,21 +7,38 @@
 //! `timestamp` and `signature` sent as parameters) unless the session is logged on with
 //! `session.logon`, after which signed methods send only `timestamp`.
 //!
+//! Requests are encoded from typed [`Params`] straight into the frame text and responses read
+//! once into typed fields ([`frame`](self) envelope, generic over what a result is read into):
+//! [`Client`] reads results as `serde_json::Value`s, the load generator's [`Connection`] (one
+//! task owns the socket, no per-request channel or timer) as the small summaries of
+//! [`OrderReply`], [`Failure`] and [`ExecutionReport`]. Both sign and send exactly the same.
+//!
 //! Bounds: at most [`ClientConfig::max_in_flight`] requests await a response (further
 //! requests wait for a slot: backpressure); the outbound queue holds
 //! [`ClientConfig::outbound_queue`] frames (senders wait when it is full); the user data
 //! stream buffers [`ClientConfig::user_data_queue`] events and, when its reader falls behind,
 //! drops new events and counts them ([`UserDataStream::dropped`]) rather than stall responses.
 
+mod connection;
 mod error;
+mod frame;
 mod order;
 mod response;
+mod summary;
+mod wire;
 
+pub use connection::{Connection, Receiver};
 pub use error::ClientError;
 pub use order::{
-    CancelReplaceMode, OrderRef, OrderRequest, OrderType, RespType, Side, TimeInForce,
+    order_id_param, write_cancel_replace_params, CancelReplaceMode, OrderRef, OrderRequest,
+    OrderType, RespType, Side, TimeInForce,
 };
 pub use response::{CancelReplaceAck, Fill, OrderAck, OrderStatus, UserEvent, UserEventKind};
+pub use summary::{ApiFailure, ExecutionReport, Failure, OrderReply, OrderSummary, Outcome};
+pub use wire::{sign_params, ParamValue, Params};
+
+use frame::{read_frame, Incoming};
+use wire::{encode_request, Security};
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -37,7 +54,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// The socket read buffer (see [`Client::connect_with`]).
 const READ_BUFFER_BYTES: usize = 8 * 1024;
@@ -164,40 +181,31 @@ impl Shared {
     fn dispatch(&self, text: &str) {
         // Arrival: before parsing, so latency does not depend on the response's size.
         let arrived = Instant::now();
-        let msg: Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(error) => {
-                tracing::warn!(%error, len = text.len(), "unparsable message from server");
-                return;
-            }
-        };
-        match msg.get("id") {
-            Some(Value::Number(n)) => {
-                let Some(id) = n.as_u64() else {
-                    tracing::warn!(id = %n, "response with a foreign id");
-                    return;
-                };
+        match read_frame::<Value, Value, Value>(text) {
+            Incoming::Response { id, outcome } => {
                 let waiter = self.state().pending.remove(&id);
                 match waiter {
                     Some(w) => {
-                        let _ = w.tx.send((arrived, parse_response(msg)));
+                        let result = outcome
+                            .map(|r| r.unwrap_or(Value::Null))
+                            .map_err(ClientError::from);
+                        let _ = w.tx.send((arrived, result));
                     }
                     None => tracing::debug!(id, "response to a request nobody awaits"),
                 }
             }
-            Some(other) => {
-                // Binance answers a request it could not parse with `"id": null`.
-                tracing::warn!(id = %other, response = %msg, "response without a usable id");
-            }
-            None => self.push_user_event(&msg),
+            Incoming::Push {
+                subscription_id,
+                event,
+            } => match event.and_then(|e| UserEvent::from_event(e, subscription_id)) {
+                Some(event) => self.push_user_event(event),
+                None => tracing::debug!(message = text, "unrecognised push"),
+            },
+            Incoming::Ignored => {}
         }
     }
 
-    fn push_user_event(&self, msg: &Value) {
-        let Some(event) = UserEvent::from_push(msg) else {
-            tracing::debug!(message = %msg, "unrecognised push");
-            return;
-        };
+    fn push_user_event(&self, event: UserEvent) {
         let mut sink = lock(&self.user_data);
         let Some(s) = sink.as_ref() else {
             return;
@@ -212,36 +220,6 @@ impl Shared {
             }
         }
     }
-}
-
-/// Turns `{"id","status","result"|"error"}` into the result or a [`ClientError::Api`].
-fn parse_response(msg: Value) -> Result<Value, ClientError> {
-    let Value::Object(mut obj) = msg else {
-        return Err(ClientError::Protocol("response is not an object".into()));
-    };
-    let status = obj
-        .get("status")
-        .and_then(Value::as_u64)
-        .and_then(|s| u16::try_from(s).ok())
-        .ok_or_else(|| ClientError::Protocol("response without a status".into()))?;
-    if let Some(err) = obj.remove("error") {
-        let code = err
-            .get("code")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| ClientError::Protocol("error without a code".into()))?;
-        let msg = err
-            .get("msg")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        return Err(ClientError::Api {
-            status,
-            code,
-            msg,
-            data: err.get("data").cloned(),
-        });
-    }
-    Ok(obj.remove("result").unwrap_or(Value::Null))
 }
 
 async fn read_loop(mut stream: SplitStream<Ws>, shared: Arc<Shared>) {
@@ -348,37 +326,18 @@ impl Drop for PendingResponse {
     }
 }
 
-/// Renders a parameter as the text that is signed (what the server sees): strings verbatim,
-/// integers and booleans as their JSON text.
-fn param_text(name: &str, value: &Value) -> Result<String, ClientError> {
-    match value {
-        Value::String(s) => Ok(s.clone()),
-        Value::Bool(b) => Ok(b.to_string()),
-        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
-        _ => Err(ClientError::BadParam {
-            param: name.to_string(),
-        }),
-    }
-}
-
-/// Adds `apiKey` and `signature` to `params` (which already hold `timestamp`).
-pub fn sign_params(
-    params: &mut Map<String, Value>,
-    credentials: &Credentials,
-) -> Result<(), ClientError> {
-    params.insert("apiKey".into(), Value::String(credentials.api_key.clone()));
-    params.remove(gateway::auth::SIGNATURE_PARAM);
-    let texts = params
-        .iter()
-        .map(|(name, value)| Ok((name.as_str(), param_text(name, value)?)))
-        .collect::<Result<Vec<_>, ClientError>>()?;
-    let payload = gateway::auth::signature_payload(texts.iter().map(|(n, v)| (*n, v.as_str())));
-    let signature = gateway::auth::sign(credentials.secret.as_bytes(), &payload);
-    params.insert(
-        gateway::auth::SIGNATURE_PARAM.into(),
-        Value::String(signature),
-    );
-    Ok(())
+/// Opens a WebSocket connection (TCP_NODELAY on) with a small read buffer: tungstenite
+/// zero-fills the free part of its read buffer before every read, so its 128 KiB default
+/// costs a 128 KiB memset per read; responses are a few hundred bytes.
+pub(crate) async fn open_socket(url: &str) -> Result<Ws, ClientError> {
+    let ws_config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config), true)
+        .await
+        .map_err(|e| ClientError::Connect {
+            url: url.to_string(),
+            source: Box::new(e),
+        })?;
+    Ok(ws)
 }
 
 impl Client {
@@ -390,15 +349,7 @@ impl Client {
     /// Connects (TCP_NODELAY on) and starts the reader and writer tasks on the current
     /// tokio runtime.
     pub async fn connect_with(url: &str, config: ClientConfig) -> Result<Client, ClientError> {
-        // tungstenite zero-fills the free part of its read buffer before every read: its
-        // 128 KiB default costs a 128 KiB memset per read; responses are a few hundred bytes.
-        let ws_config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config), true)
-            .await
-            .map_err(|e| ClientError::Connect {
-                url: url.to_string(),
-                source: Box::new(e),
-            })?;
+        let ws = open_socket(url).await?;
         let (sink, stream) = ws.split();
         let (out, rx) = mpsc::channel(config.outbound_queue.max(1));
         let shared = Arc::new(Shared::default());
@@ -438,19 +389,42 @@ impl Client {
         method: &str,
         params: Map<String, Value>,
     ) -> Result<PendingResponse, ClientError> {
+        self.start_with(method, params, Security::None).await
+    }
+
+    /// Like [`Client::start`] for a signed method: adds `timestamp` (and `recvWindow` if
+    /// configured), then `apiKey` and `signature` unless the session is logged on.
+    pub async fn start_signed(
+        &self,
+        method: &str,
+        params: Map<String, Value>,
+    ) -> Result<PendingResponse, ClientError> {
+        let security =
+            Security::for_signed(&self.inner.config, method, self.is_logged_on(), false)?;
+        self.start_with(method, params, security).await
+    }
+
+    async fn start_with(
+        &self,
+        method: &str,
+        params: Map<String, Value>,
+        security: Security<'_>,
+    ) -> Result<PendingResponse, ClientError> {
         let inner = &self.inner;
         let permit = Arc::clone(&inner.in_flight)
             .acquire_owned()
             .await
             .map_err(|_| ClientError::Closed)?;
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut frame = Map::new();
-        frame.insert("id".into(), Value::from(id));
-        frame.insert("method".into(), Value::String(method.to_string()));
-        if !params.is_empty() {
-            frame.insert("params".into(), Value::Object(params));
-        }
-        let text = Value::Object(frame).to_string();
+        let mut text = String::with_capacity(512);
+        encode_request(
+            &mut text,
+            &mut String::new(),
+            id,
+            method,
+            Params::from_map(&params),
+            security,
+        )?;
         let (tx, rx) = oneshot::channel();
         {
             let mut st = inner.shared.state();
@@ -479,41 +453,6 @@ impl Client {
         Ok(pending)
     }
 
-    /// Like [`Client::start`] for a signed method: adds `timestamp` (and `recvWindow` if
-    /// configured), then `apiKey` and `signature` unless the session is logged on.
-    pub async fn start_signed(
-        &self,
-        method: &str,
-        mut params: Map<String, Value>,
-    ) -> Result<PendingResponse, ClientError> {
-        self.add_security(method, &mut params, self.is_logged_on())?;
-        self.start(method, params).await
-    }
-
-    fn add_security(
-        &self,
-        method: &str,
-        params: &mut Map<String, Value>,
-        logged_on: bool,
-    ) -> Result<(), ClientError> {
-        params.insert("timestamp".into(), Value::from(now_ms()));
-        if let Some(w) = self.inner.config.recv_window_ms {
-            params.insert("recvWindow".into(), Value::from(w));
-        }
-        if logged_on {
-            return Ok(());
-        }
-        let credentials =
-            self.inner
-                .config
-                .credentials
-                .as_ref()
-                .ok_or_else(|| ClientError::NoCredentials {
-                    method: method.to_string(),
-                })?;
-        sign_params(params, credentials)
-    }
-
     /// Sends an unsigned request and waits for its result.
     pub async fn request(
         &self,
@@ -535,9 +474,12 @@ impl Client {
     /// `session.logon`: authenticates the connection with a signed request; afterwards signed
     /// methods carry only `timestamp`.
     pub async fn logon(&self) -> Result<Value, ClientError> {
-        let mut params = Map::new();
-        self.add_security("session.logon", &mut params, false)?;
-        let result = self.request("session.logon", params).await?;
+        let security = Security::for_signed(&self.inner.config, "session.logon", false, true)?;
+        let result = self
+            .start_with("session.logon", Map::new(), security)
+            .await?
+            .wait()
+            .await?;
         self.inner.logged_on.store(true, Ordering::Release);
         Ok(result)
     }
@@ -549,9 +491,8 @@ impl Client {
 
     /// `order.cancel`.
     pub async fn cancel_order(&self, symbol: &str, order: &OrderRef) -> Result<Value, ClientError> {
-        let mut params = symbol_param(symbol);
-        order::write_order_ref(&mut params, order, false);
-        self.signed_request("order.cancel", params).await
+        self.signed_request("order.cancel", order_params(symbol, order))
+            .await
     }
 
     /// `order.cancelReplace`: cancels `cancel` and places `new_order` (same symbol). Read the
@@ -578,9 +519,8 @@ impl Client {
 
     /// `order.status`.
     pub async fn order_status(&self, symbol: &str, order: &OrderRef) -> Result<Value, ClientError> {
-        let mut params = symbol_param(symbol);
-        order::write_order_ref(&mut params, order, false);
-        self.signed_request("order.status", params).await
+        self.signed_request("order.status", order_params(symbol, order))
+            .await
     }
 
     /// `openOrders.status`, for one symbol or all.
@@ -653,20 +593,23 @@ fn symbol_param(symbol: &str) -> Map<String, Value> {
     params
 }
 
+fn order_params(symbol: &str, order: &OrderRef) -> Map<String, Value> {
+    let mut params = Params::with_capacity(2);
+    params.push("symbol", ParamValue::Str(symbol));
+    let (name, value) = order.param(false);
+    params.push(name, value);
+    params.to_map()
+}
+
 /// The parameters of `order.cancelReplace` (unsigned).
 pub fn cancel_replace_params(
     cancel: &OrderRef,
     mode: CancelReplaceMode,
     new_order: &OrderRequest,
 ) -> Map<String, Value> {
-    let mut params = symbol_param(&new_order.symbol);
-    params.insert(
-        "cancelReplaceMode".into(),
-        Value::String(mode.as_str().into()),
-    );
-    order::write_order_ref(&mut params, cancel, true);
-    new_order.write_params(&mut params, false);
-    params
+    let mut params = Params::with_capacity(12);
+    write_cancel_replace_params(&mut params, cancel.param(true), mode, new_order);
+    params.to_map()
 }
 
 /// Pushed user data events of one subscription.

@@ -2,6 +2,7 @@
 //!
 //! Decimals are carried as strings (exactly what is sent and signed); nothing here is a float.
 
+use super::wire::{ParamValue, Params};
 use serde_json::{Map, Value};
 
 /// Order side.
@@ -169,12 +170,11 @@ impl OrderRequest {
         self
     }
 
-    /// The order's parameters (without `symbol` when `with_symbol` is false, for
+    /// Writes the order's parameters (without `symbol` when `with_symbol` is false, for
     /// `order.cancelReplace`, which names the symbol once).
-    pub(crate) fn write_params(&self, params: &mut Map<String, Value>, with_symbol: bool) {
-        let mut put = |name: &str, value: &str| {
-            params.insert(name.to_string(), Value::String(value.to_string()));
-        };
+    pub fn write_params<'a>(&'a self, params: &mut Params<'a>, with_symbol: bool) {
+        let mut put =
+            |name: &'static str, value: &'a str| params.push(name, ParamValue::Str(value));
         if with_symbol {
             put("symbol", &self.symbol);
         }
@@ -202,9 +202,9 @@ impl OrderRequest {
 
     /// The `order.place` parameters (unsigned).
     pub fn to_params(&self) -> Map<String, Value> {
-        let mut params = Map::new();
+        let mut params = Params::with_capacity(9);
         self.write_params(&mut params, true);
-        params
+        params.to_map()
     }
 }
 
@@ -236,17 +236,44 @@ impl CancelReplaceMode {
     }
 }
 
-/// Writes a cancel target: `orderId` / `origClientOrderId`, or with `cancel` prefix
-/// (`cancelOrderId` / `cancelOrigClientOrderId`) for `order.cancelReplace`.
-pub(crate) fn write_order_ref(params: &mut Map<String, Value>, order: &OrderRef, cancel: bool) {
-    match (order, cancel) {
-        (OrderRef::Id(id), false) => params.insert("orderId".into(), Value::from(*id)),
-        (OrderRef::Id(id), true) => params.insert("cancelOrderId".into(), Value::from(*id)),
-        (OrderRef::ClientId(c), false) => {
-            params.insert("origClientOrderId".into(), Value::String(c.clone()))
+impl OrderRef {
+    /// The parameter naming this order: `orderId` / `origClientOrderId`, or with the
+    /// `cancel` prefix (`cancelOrderId` / `cancelOrigClientOrderId`) for
+    /// `order.cancelReplace`.
+    pub fn param(&self, cancel: bool) -> (&'static str, ParamValue<'_>) {
+        match self {
+            OrderRef::Id(id) => order_id_param(*id, cancel),
+            OrderRef::ClientId(c) => (
+                if cancel {
+                    "cancelOrigClientOrderId"
+                } else {
+                    "origClientOrderId"
+                },
+                ParamValue::Str(c),
+            ),
         }
-        (OrderRef::ClientId(c), true) => {
-            params.insert("cancelOrigClientOrderId".into(), Value::String(c.clone()))
-        }
-    };
+    }
+}
+
+/// [`OrderRef::param`] of [`OrderRef::Id`].
+pub fn order_id_param(id: u64, cancel: bool) -> (&'static str, ParamValue<'static>) {
+    (
+        if cancel { "cancelOrderId" } else { "orderId" },
+        ParamValue::U64(id),
+    )
+}
+
+/// Writes the parameters of `order.cancelReplace` (unsigned): `symbol` (the new order's),
+/// `cancelReplaceMode`, the cancel target (see [`OrderRef::param`] with `cancel`) and the
+/// new order's parameters.
+pub fn write_cancel_replace_params<'a>(
+    params: &mut Params<'a>,
+    cancel: (&'static str, ParamValue<'a>),
+    mode: CancelReplaceMode,
+    new_order: &'a OrderRequest,
+) {
+    params.push("symbol", ParamValue::Str(&new_order.symbol));
+    params.push("cancelReplaceMode", ParamValue::Str(mode.as_str()));
+    params.push(cancel.0, cancel.1);
+    new_order.write_params(params, false);
 }

@@ -197,9 +197,15 @@ pub struct UserEvent {
 impl UserEvent {
     /// Reads a pushed message; `None` when it is not a user data event.
     pub fn from_push(msg: &Value) -> Option<UserEvent> {
-        let event = msg.get("event")?;
-        let e = event.get("e")?.as_str()?;
-        let kind = match e {
+        UserEvent::from_event(
+            msg.get("event")?.clone(),
+            msg.get("subscriptionId").and_then(Value::as_u64),
+        )
+    }
+
+    /// An event object (the value of a push's `event`); `None` when it has no `e`.
+    pub fn from_event(event: Value, subscription_id: Option<u64>) -> Option<UserEvent> {
+        let kind = match event.get("e")?.as_str()? {
             "executionReport" => UserEventKind::ExecutionReport,
             "outboundAccountPosition" => UserEventKind::OutboundAccountPosition,
             "balanceUpdate" => UserEventKind::BalanceUpdate,
@@ -207,8 +213,8 @@ impl UserEvent {
         };
         Some(UserEvent {
             kind,
-            subscription_id: msg.get("subscriptionId").and_then(Value::as_u64),
-            event: event.clone(),
+            subscription_id,
+            event,
         })
     }
 

@@ -44,7 +44,7 @@ pub use stats::{
     MAX_LATENCY_US,
 };
 
-use crate::client::{Client, ClientConfig, ClientError, Credentials};
+use crate::client::{ClientConfig, ClientError, Connection, Credentials};
 use crate::flow::{Flow, FlowConfig, FlowError, Mix, SymbolSpec};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -345,14 +345,14 @@ pub async fn run_with_stats(
     let flows = (0..n)
         .map(|i| Flow::new(config.flow_config(i)))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut clients = Vec::with_capacity(n);
+    let mut connections = Vec::with_capacity(n);
     for (index, key) in config.traders.iter().enumerate() {
         let err = |source| DemoError::Trader {
             index,
             account: key.account,
             source,
         };
-        let client = Client::connect_with(
+        let mut conn = Connection::connect(
             &config.url,
             ClientConfig {
                 credentials: Some(Credentials {
@@ -360,7 +360,6 @@ pub async fn run_with_stats(
                     secret: key.secret.clone(),
                 }),
                 max_in_flight: config.max_in_flight,
-                outbound_queue: config.max_in_flight,
                 request_timeout: config.request_timeout,
                 ..ClientConfig::default()
             },
@@ -368,15 +367,12 @@ pub async fn run_with_stats(
         .await
         .map_err(err)?;
         if config.logon {
-            client.logon().await.map_err(err)?;
+            conn.logon().await.map_err(err)?;
         }
-        let user_data = match config.role(index) {
-            Role::Maker if config.user_data => {
-                Some(client.subscribe_user_data().await.map_err(err)?)
-            }
-            _ => None,
-        };
-        clients.push((client, user_data));
+        if config.user_data && config.role(index) == Role::Maker {
+            conn.subscribe_user_data().await.map_err(err)?;
+        }
+        connections.push(conn);
     }
 
     // Every trader has the same period; their first requests are staggered over it.
@@ -387,7 +383,7 @@ pub async fn run_with_stats(
     let start = tokio::time::Instant::now();
     let config = Arc::new(config);
     let mut tasks = Vec::with_capacity(n);
-    for (i, ((client, user_data), flow)) in clients.into_iter().zip(flows).enumerate() {
+    for (i, (conn, flow)) in connections.into_iter().zip(flows).enumerate() {
         let plan = trader::Plan {
             start,
             offset: Duration::from_nanos(period_ns / n as u64 * i as u64),
@@ -396,12 +392,10 @@ pub async fn run_with_stats(
             drain_timeout: config.drain_timeout,
             measure_from: (start + config.warmup).into_std(),
             exec_reports: config.exec_reports && config.user_data,
-            max_tracked: 2 * config.max_in_flight.max(1),
         };
         tasks.push(tokio::spawn(trader::run(
             i,
-            client,
-            user_data,
+            conn,
             flow,
             plan,
             Arc::clone(&stats),

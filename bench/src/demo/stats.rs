@@ -2,7 +2,7 @@
 //! of acknowledgement latency (microseconds, from each request's intended send time to the
 //! arrival of its response).
 
-use crate::client::ClientError;
+use crate::client::{ClientError, Failure};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -40,6 +40,16 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Classifies a failed request of the load generator.
+    pub fn of_failure(f: &Failure) -> ErrorKind {
+        match f {
+            Failure::Api(a) => ErrorKind::Api(a.code),
+            Failure::Timeout => ErrorKind::Timeout,
+            Failure::Closed => ErrorKind::Closed,
+            Failure::Other(_) => ErrorKind::Other,
+        }
+    }
+
     /// Classifies a client error.
     pub fn of(e: &ClientError) -> ErrorKind {
         match e {

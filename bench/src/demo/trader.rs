@@ -1,32 +1,34 @@
-//! One simulated trader: an open-loop sender driven by its flow.
+//! One simulated trader: an open-loop sender driven by its flow, on a connection its task
+//! owns (it sends what is due, reads what arrived and accounts for each response in place).
 
 use super::stats::{new_histogram, record_latency, ErrorKind, Stats};
-use crate::client::{Client, ClientError, PendingResponse, UserDataStream, UserEvent};
+use crate::client::{ClientError, Connection, ExecutionReport, Failure, Outcome, Params, Receiver};
 use crate::flow::{ActionKind, Flow};
-use futures_util::stream::FuturesUnordered;
-use futures_util::{FutureExt, StreamExt};
-use serde_json::Value;
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// How often a trader merges its local latency histograms into the shared ones. Each merge
-/// walks and each reset clears a histogram's whole bucket array (tens of kilobytes), so this
-/// is not done more often than the once-a-second live line needs.
+/// How often a trader merges its local latency histograms into the shared ones (and fails
+/// overdue requests). Each merge walks and each reset clears a histogram's whole bucket
+/// array (tens of kilobytes), so this is not done more often than the once-a-second live
+/// line needs.
 const MERGE_EVERY: Duration = Duration::from_millis(250);
 
 /// Most requests a trader sends in one go before it looks at responses again.
 const SEND_BURST: usize = 64;
 
-/// Most completed requests a trader accounts for in one go before it looks at its other
-/// work again (more than [`SEND_BURST`], so accounting keeps up with sending).
+/// Most frames a trader reads in one go before it looks at its other work again (more than
+/// [`SEND_BURST`], so accounting keeps up with sending).
 const COMPLETE_BURST: usize = 4 * SEND_BURST;
 
 /// How long a new order waits for its first execution report before it is forgotten.
 const EXEC_REPORT_WAIT: Duration = Duration::from_secs(10);
+
+/// What a trader's connection carries with each request: the flow's tag and the request's
+/// intended send time.
+pub(super) type Token = (u64, Instant);
 
 /// A trader's schedule.
 #[derive(Clone, Copy, Debug)]
@@ -40,9 +42,6 @@ pub(super) struct Plan {
     pub measure_from: Instant,
     /// Measure new orders' execution report latency.
     pub exec_reports: bool,
-    /// Most requests tracked at once (in flight, or answered and not yet accounted for);
-    /// at this many the trader accounts before it sends more.
-    pub max_tracked: usize,
 }
 
 impl Plan {
@@ -60,23 +59,6 @@ pub(super) enum Ending {
     Stopped,
     /// Its connection closed.
     Disconnected,
-}
-
-type Done = (u64, Instant, Instant, Result<Value, ClientError>);
-type InFlight = FuturesUnordered<Pin<Box<dyn Future<Output = Done> + Send>>>;
-
-fn track(in_flight: &mut InFlight, tag: u64, due: Instant, pending: PendingResponse) {
-    in_flight.push(Box::pin(async move {
-        let (arrived, result) = pending.wait_timed().await;
-        (tag, due, arrived, result)
-    }));
-}
-
-async fn next_event(user: &mut Option<UserDataStream>) -> Option<UserEvent> {
-    match user {
-        Some(stream) => stream.next().await,
-        None => std::future::pending().await,
-    }
 }
 
 struct Trader {
@@ -113,32 +95,19 @@ impl Trader {
         }
     }
 
-    /// Feeds a user data event to the flow and, when it is the first execution report of a
-    /// counted new order, records its latency.
-    fn on_event(&mut self, event: &UserEvent) {
-        if !self.awaiting_report.is_empty() {
-            if let Some(id) = event.event.get("c").and_then(Value::as_str) {
-                if let Some(due) = self.awaiting_report.remove(id) {
-                    record_latency(&mut self.exec_report, micros_between(due, Instant::now()));
-                }
-            }
-        }
-        self.flow.on_execution_report(event);
-    }
-
     /// Forgets new orders that never got an execution report (rejected ones).
     fn prune_awaiting(&mut self, now: Instant) {
         self.awaiting_report
             .retain(|_, due| now.saturating_duration_since(*due) < EXEC_REPORT_WAIT);
     }
 
-    /// Accounts for one completed request; true when the connection is gone.
-    fn complete(&mut self, (tag, due, arrived, result): Done) -> bool {
+    /// Accounts for one completed request.
+    fn complete(&mut self, tag: u64, due: Instant, arrived: Instant, outcome: &Outcome) {
         let us = micros_between(due, arrived);
-        let feedback = self.flow.on_result(tag, &result);
+        let feedback = self.flow.on_result(tag, outcome);
         // Throughput counts answers by arrival inside the measured window, whenever they
         // were due (an overloaded run answers warm-up requests after the warm-up).
-        let answered = matches!(result, Ok(_) | Err(ClientError::Api { .. }));
+        let answered = matches!(outcome, Ok(_) | Err(Failure::Api(_)));
         if answered
             && arrived >= self.measure_from
             && self.window_end.is_none_or(|end| arrived <= end)
@@ -146,38 +115,54 @@ impl Trader {
             self.stats.record_answered_in_window();
         }
         if due < self.measure_from {
-            return matches!(result, Err(ClientError::Closed));
+            return;
         }
         self.measured_in_flight = self.measured_in_flight.saturating_sub(1);
-        match &result {
+        match outcome {
             Ok(_) => {
                 record_latency(&mut self.local, us);
                 self.stats.record_ok(feedback.fills as u64);
-                false
             }
             Err(e) => {
                 tracing::debug!(error = ?e, tag, "request failed");
-                let kind = ErrorKind::of(e);
+                let kind = ErrorKind::of_failure(e);
                 if matches!(kind, ErrorKind::Api(_)) {
                     // An error response is an acknowledgement too.
                     record_latency(&mut self.local, us);
                 }
                 self.stats.record_error(kind);
-                matches!(e, ClientError::Closed)
             }
         }
+    }
+}
+
+impl Receiver<Token> for Trader {
+    fn on_reply(&mut self, (tag, due): Token, arrived: Instant, outcome: Outcome) {
+        self.complete(tag, due, arrived, &outcome);
+    }
+
+    /// Feeds an execution report to the flow and, when it is the first of a counted new
+    /// order, records its latency.
+    fn on_report(&mut self, report: &ExecutionReport<'_>, arrived: Instant) {
+        if !self.awaiting_report.is_empty() {
+            if let Some(id) = &report.client_order_id {
+                if let Some(due) = self.awaiting_report.remove(id.as_ref()) {
+                    record_latency(&mut self.exec_report, micros_between(due, arrived));
+                }
+            }
+        }
+        self.flow.on_execution_report(report);
     }
 }
 
 /// Runs one trader until `stop` or its connection closes.
 pub(super) async fn run(
     index: usize,
-    client: Client,
-    mut user: Option<UserDataStream>,
+    mut conn: Connection<Token>,
     flow: Flow,
     plan: Plan,
     stats: Arc<Stats>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> Ending {
     let mut t = Trader {
         flow,
@@ -190,55 +175,49 @@ pub(super) async fn run(
         window_end: None,
         awaiting_report: HashMap::new(),
     };
-    let mut in_flight: InFlight = FuturesUnordered::new();
     let mut k: u64 = 0;
-    let mut next_merge = tokio::time::Instant::now() + MERGE_EVERY;
     let walk_ns = plan.walk_interval.as_nanos().max(1);
     let mut ending = Ending::Stopped;
+    // The futures below live across loop turns: a turn (one per wake-up) creates no timer
+    // entry and no watch registration.
+    let mut stopped = pin!(async move {
+        let mut stop = stop;
+        while stop.changed().await.is_ok() && !*stop.borrow() {}
+    });
+    let mut send_timer = pin!(tokio::time::sleep_until(plan.due(0)));
+    let mut next_tick = tokio::time::Instant::now() + MERGE_EVERY;
+    let mut tick = pin!(tokio::time::sleep_until(next_tick));
     // Branches are polled in random order (no `biased`), so neither a stream of responses
     // nor a backlog of due requests starves the other.
     'run: loop {
-        let due = plan.due(k);
+        // False at `max_in_flight` requests awaiting a response (`receive` returns when one
+        // comes, and sending resumes after it) and while earlier frames are being written.
+        let can_send = conn.can_send();
         tokio::select! {
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    t.window_end = Some(Instant::now());
-                    break 'run;
-                }
+            () = &mut stopped => {
+                t.window_end = Some(Instant::now());
+                break 'run;
             }
-            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
-                let mut closed = t.complete(done);
-                // Every other response already in, up to more than a burst of sends, so
-                // answers are accounted for faster than requests go out.
-                for _ in 1..COMPLETE_BURST {
-                    match in_flight.next().now_or_never() {
-                        Some(Some(done)) => closed |= t.complete(done),
-                        _ => break,
-                    }
-                }
-                if closed {
+            open = conn.receive(&mut t, COMPLETE_BURST) => {
+                if !open {
                     ending = Ending::Disconnected;
                     break 'run;
                 }
             }
-            event = next_event(&mut user) => match event {
-                Some(e) => t.on_event(&e),
-                None => user = None,
-            },
-            () = tokio::time::sleep_until(next_merge) => {
+            () = &mut tick => {
                 t.merge();
-                t.prune_awaiting(Instant::now());
-                next_merge += MERGE_EVERY;
+                let now = Instant::now();
+                t.prune_awaiting(now);
+                conn.expire(now, &mut t);
+                next_tick += MERGE_EVERY;
+                tick.as_mut().reset(next_tick);
             }
-            // At `max_tracked`, more than `max_in_flight` of them are answered: the branch
-            // above is ready, and sending resumes after it.
-            () = tokio::time::sleep_until(due), if in_flight.len() < plan.max_tracked => {
+            () = &mut send_timer, if can_send => {
                 // Every request due by now, up to a burst.
                 let now = tokio::time::Instant::now();
                 for _ in 0..SEND_BURST {
                     let due = plan.due(k);
-                    // Answered requests not yet accounted for stay bounded too.
-                    if due > now || in_flight.len() >= plan.max_tracked {
+                    if due > now || !conn.can_send() {
                         break;
                     }
                     let step = due.saturating_duration_since(plan.start).as_nanos() / walk_ns;
@@ -256,25 +235,25 @@ pub(super) async fn run(
                         }
                     }
                     k += 1;
-                    match client.start_signed(action.method(), action.params()).await {
-                        Ok(pending) => {
+                    let mut params = Params::with_capacity(16);
+                    action.write_params(&mut params);
+                    let queued = Instant::now();
+                    let sent = conn.send_signed(action.method(), params, (action.tag, due_std), queued);
+                    match sent {
+                        Ok(_) => {
                             if measured {
                                 t.stats.record_sent();
                                 t.measured_in_flight += 1;
-                                record_latency(
-                                    &mut t.send_lag,
-                                    micros_between(due_std, Instant::now()),
-                                );
+                                record_latency(&mut t.send_lag, micros_between(due_std, queued));
                             }
-                            track(&mut in_flight, action.tag, due_std, pending);
                         }
-                        Err(e) => {
+                        Err(((tag, due_at), e)) => {
                             let closed = matches!(e, ClientError::Closed);
                             if measured {
                                 // Counted as failed without having been sent.
                                 t.measured_in_flight += 1;
                             }
-                            t.complete((action.tag, due_std, Instant::now(), Err(e)));
+                            t.complete(tag, due_at, Instant::now(), &Err(Failure::from(e)));
                             if closed {
                                 ending = Ending::Disconnected;
                                 break 'run;
@@ -282,13 +261,23 @@ pub(super) async fn run(
                         }
                     }
                 }
+                conn.flush();
+                send_timer.as_mut().reset(plan.due(k));
             }
         }
     }
-    // Let the responses in flight arrive (they were sent and count), within a limit.
+    // Let the responses in flight arrive (they were sent and count), within a limit; the
+    // request timeout still applies meanwhile.
     let drain = async {
-        while let Some(done) = in_flight.next().await {
-            t.complete(done);
+        while conn.in_flight() > 0 {
+            tokio::select! {
+                open = conn.receive(&mut t, COMPLETE_BURST) => {
+                    if !open {
+                        break;
+                    }
+                }
+                () = tokio::time::sleep(MERGE_EVERY) => conn.expire(Instant::now(), &mut t),
+            }
         }
     };
     if tokio::time::timeout(plan.drain_timeout, drain)
@@ -304,17 +293,7 @@ pub(super) async fn run(
     t.stats
         .record_errors(ErrorKind::Unanswered, t.measured_in_flight);
     t.merge();
-    if let Some(dropped) = user
-        .as_ref()
-        .map(UserDataStream::dropped)
-        .filter(|&d| d > 0)
-    {
-        tracing::warn!(
-            trader = index,
-            dropped,
-            "execution reports dropped (the trader fell behind its user data stream)"
-        );
-    }
+    conn.close(Duration::from_secs(1)).await;
     tracing::debug!(trader = index, requests = k, ?ending, "trader finished");
     ending
 }

@@ -24,8 +24,8 @@ pub use rng::Rng;
 pub use symbol::{SpecError, SymbolGrid, SymbolSpec};
 
 use crate::client::{
-    cancel_replace_params, CancelReplaceMode, ClientError, OrderAck, OrderRef, OrderRequest,
-    RespType, Side, TimeInForce, UserEvent, UserEventKind,
+    order_id_param, write_cancel_replace_params, CancelReplaceMode, ExecutionReport, Failure,
+    OrderRequest, OrderSummary, Outcome, ParamValue, Params, RespType, Side, TimeInForce,
 };
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -178,22 +178,29 @@ impl Action {
         }
     }
 
-    /// The request's parameters (unsigned).
-    pub fn params(&self) -> Map<String, Value> {
+    /// Writes the request's parameters (unsigned).
+    pub fn write_params<'a>(&'a self, params: &mut Params<'a>) {
         match &self.kind {
-            ActionKind::Place(order) => order.to_params(),
+            ActionKind::Place(order) => order.write_params(params, true),
             ActionKind::Cancel { symbol, order_id } => {
-                let mut p = Map::new();
-                p.insert("symbol".into(), Value::String(symbol.clone()));
-                p.insert("orderId".into(), Value::from(*order_id));
-                p
+                params.push("symbol", ParamValue::Str(symbol));
+                let (name, value) = order_id_param(*order_id, false);
+                params.push(name, value);
             }
-            ActionKind::Replace { order_id, order } => cancel_replace_params(
-                &OrderRef::Id(*order_id),
+            ActionKind::Replace { order_id, order } => write_cancel_replace_params(
+                params,
+                order_id_param(*order_id, true),
                 CancelReplaceMode::StopOnFailure,
                 order,
             ),
         }
+    }
+
+    /// The request's parameters (unsigned) as a JSON object.
+    pub fn params(&self) -> Map<String, Value> {
+        let mut params = Params::with_capacity(12);
+        self.write_params(&mut params);
+        params.to_map()
     }
 
     /// The new order this action places, if any.
@@ -598,9 +605,15 @@ impl Flow {
 
     /// Records a new order's result; it rests when its status is open (or, in an `ACK`
     /// response without a status, presumably: a later cancel's -2011 corrects that).
-    fn record_new(&mut self, sym: usize, result: &Value, side: Side, lots: u64) -> Feedback {
-        let Ok(ack) = OrderAck::from_result(result) else {
-            tracing::debug!(response = %result, "unreadable order result");
+    fn record_new(
+        &mut self,
+        sym: usize,
+        order: Option<&OrderSummary>,
+        side: Side,
+        lots: u64,
+    ) -> Feedback {
+        let Some(ack) = order else {
+            tracing::debug!("unreadable order result");
             return Feedback::default();
         };
         let closed_already = self.early_closed_set.remove(&ack.order_id);
@@ -612,14 +625,12 @@ impl Flow {
                 busy: false,
             });
         }
-        Feedback {
-            fills: ack.fills.len(),
-        }
+        Feedback { fills: ack.fills }
     }
 
-    /// Feeds the outcome of action `tag` (its response's `result`, or the error). Unknown
-    /// tags are ignored.
-    pub fn on_result(&mut self, tag: u64, outcome: &Result<Value, ClientError>) -> Feedback {
+    /// Feeds the outcome of action `tag` (its response's result as read, or why there is
+    /// none). Unknown tags are ignored.
+    pub fn on_result(&mut self, tag: u64, outcome: &Outcome) -> Feedback {
         let Some(pending) = self.pending.remove(&tag) else {
             return Feedback::default();
         };
@@ -629,9 +640,11 @@ impl Flow {
                     self.books[symbol].pending_new -= 1;
                 }
                 match (outcome, rest) {
-                    (Ok(result), Some((side, lots))) => self.record_new(symbol, result, side, lots),
-                    (Ok(result), None) => Feedback {
-                        fills: OrderAck::from_result(result).map_or(0, |a| a.fills.len()),
+                    (Ok(reply), Some((side, lots))) => {
+                        self.record_new(symbol, reply.order.as_ref(), side, lots)
+                    }
+                    (Ok(reply), None) => Feedback {
+                        fills: reply.order.map_or(0, |o| o.fills),
                     },
                     (Err(_), _) => Feedback::default(),
                 }
@@ -650,12 +663,9 @@ impl Flow {
                 side,
                 lots,
             } => match outcome {
-                Ok(result) => {
+                Ok(reply) => {
                     self.remove_open(symbol, order_id);
-                    match result.get("newOrderResponse") {
-                        Some(new) => self.record_new(symbol, new, side, lots),
-                        None => Feedback::default(),
-                    }
+                    self.record_new(symbol, reply.new_order.as_ref(), side, lots)
                 }
                 Err(e) => {
                     if gone(e) || cancel_half_succeeded(e) {
@@ -675,22 +685,12 @@ impl Flow {
     /// connection go out in request order): a closing report for an order the flow does not
     /// know yet is remembered (the last [`EARLY_CLOSED_KEPT`]) so that the response, when it
     /// comes, does not make the order look open.
-    pub fn on_execution_report(&mut self, event: &UserEvent) {
-        if event.kind != UserEventKind::ExecutionReport {
+    pub fn on_execution_report(&mut self, report: &ExecutionReport<'_>) {
+        let id = report.order_id;
+        if report.status.is_none_or(|s| s.is_open()) {
             return;
         }
-        let (Some(id), Some(status)) = (event.order_id(), event.order_status()) else {
-            return;
-        };
-        if status.is_open() {
-            return;
-        }
-        let symbol = event.event.get("s").and_then(Value::as_str);
-        if let Some(sym) = self
-            .grids
-            .iter()
-            .position(|g| Some(g.name.as_str()) == symbol)
-        {
+        if let Some(sym) = self.grids.iter().position(|g| g.name == report.symbol) {
             let known = self.books[sym].open.iter().any(|o| o.order_id == id);
             if known {
                 self.remove_open(sym, id);
@@ -722,24 +722,15 @@ impl Flow {
 }
 
 /// The order named by a cancel is not (or no longer) on the book.
-fn gone(e: &ClientError) -> bool {
+fn gone(e: &Failure) -> bool {
     matches!(e.api_code(), Some(-2011 | -2013))
 }
 
 /// A failed cancel-replace whose cancel half went through (`data.cancelResult == SUCCESS`)
 /// or whose cancel failed because the order is unknown.
-fn cancel_half_succeeded(e: &ClientError) -> bool {
-    let ClientError::Api {
-        data: Some(data), ..
-    } = e
-    else {
+fn cancel_half_succeeded(e: &Failure) -> bool {
+    let Failure::Api(a) = e else {
         return false;
     };
-    data.get("cancelResult").and_then(Value::as_str) == Some("SUCCESS")
-        || matches!(
-            data.get("cancelResponse")
-                .and_then(|c| c.get("code"))
-                .and_then(Value::as_i64),
-            Some(-2011 | -2013)
-        )
+    a.cancel_succeeded || matches!(a.cancel_code, Some(-2011 | -2013))
 }
