@@ -182,6 +182,11 @@ struct LoadArgs {
     /// taken waits (and that wait counts in the latency of the due request).
     #[arg(long, default_value_t = 256)]
     max_in_flight: usize,
+    /// Threads of the load generator (its tokio runtime's workers). With 1, the default, every
+    /// connection runs on one thread with no hand-offs between workers: each wake-up of a
+    /// second worker costs a context switch that the node, sharing the machine, pays for.
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
     /// Subscribe every connection to its user data stream (userDataStream.subscribe), so
     /// the exchange pushes an executionReport for every order event and the flow learns of
     /// fills at once. Off by default: on a small machine the client's parsing of those pushes
@@ -264,6 +269,9 @@ impl LoadArgs {
         }
         if self.max_in_flight == 0 {
             bail!("--max-in-flight must be at least 1");
+        }
+        if self.client_threads == 0 {
+            bail!("--client-threads must be at least 1");
         }
         Ok(())
     }
@@ -357,6 +365,7 @@ impl LoadArgs {
             symbols: self.symbols.clone(),
             auth: self.auth.as_str().to_string(),
             max_in_flight: self.max_in_flight,
+            client_threads: self.client_threads,
             user_data: self.user_data || self.exec_reports,
         }
     }
@@ -394,10 +403,17 @@ impl LoadArgs {
         config.drain_timeout = Duration::from_secs(self.request_timeout);
         config.warmup = Duration::from_secs(self.warmup);
         let settings = self.settings(target, &url, rate, duration);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the runtime")?;
+        let rt = match self.client_threads {
+            1 => tokio::runtime::Builder::new_current_thread(),
+            n => {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(n);
+                b
+            }
+        }
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
         let load_before = load_average();
         let pressure = bench::load::pressure::PressureMark::now();
         let quiet = self.quiet;

@@ -332,10 +332,38 @@ fn push_json_value(out: &mut String, value: &ParamValue<'_>) {
     }
 }
 
+/// Whether `s` holds a byte JSON must escape (a control character, `"` or `\`), eight bytes
+/// at a time.
+fn needs_escape(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The classic word tests, exact as yes/no answers: `x` has a zero byte iff
+    // `(x - 0x01..01) & !x & 0x80..80 != 0`; a byte below 0x20 likewise with 0x20..20 (bytes
+    // of 0x80 and above never count, `!x` clears their high bit).
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let has_below_space = |x: u64| x.wrapping_sub(0x20 * ONES) & !x & HIGH != 0;
+    let mut chunks = s.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        if has_below_space(x)
+            || has_zero(x ^ (u64::from(b'"') * ONES))
+            || has_zero(x ^ (u64::from(b'\\') * ONES))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Appends `s` as a JSON string literal.
 fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.push_str(s);
     } else {
         for c in s.chars() {
@@ -465,6 +493,26 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ClientError::BadParam { param } if param == "j"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_escape_check_agrees_with_the_plain_one(bytes in proptest::collection::vec(
+            proptest::prop_oneof![0u8..=0x7f, proptest::prelude::Just(b'"'),
+                                  proptest::prelude::Just(b'\\'), 0x1fu8..=0x21, 0x80u8..=0xff],
+            0..40,
+        )) {
+            let plain = bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+            proptest::prop_assert_eq!(needs_escape(&bytes), plain);
+        }
+
+        #[test]
+        fn strings_round_trip_through_the_encoder(s in "\\PC*|[\\x00-\\x7f]{0,30}") {
+            let mut out = String::new();
+            push_json_str(&mut out, &s);
+            let back: String = serde_json::from_str(&out).unwrap();
+            proptest::prop_assert_eq!(back, s);
+        }
     }
 
     #[test]

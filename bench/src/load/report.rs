@@ -75,6 +75,8 @@ pub struct RunSettings {
     pub auth: String,
     /// Most requests in flight per connection.
     pub max_in_flight: usize,
+    /// Threads the load generator ran on (its tokio runtime's workers).
+    pub client_threads: usize,
     /// Connections subscribed to their user data streams.
     pub user_data: bool,
 }
@@ -260,13 +262,15 @@ impl fmt::Display for RunReport {
         writeln!(f, "target       {target} at {}", s.url)?;
         writeln!(
             f,
-            "load         {} requests/s offered for {} s after {} s warm-up; {} connections, {} accounts, max {} in flight each",
+            "load         {} requests/s offered for {} s after {} s warm-up; {} connections, {} accounts, max {} in flight each; client on {} thread{}",
             group_thousands(s.target_rate),
             s.duration_s,
             s.warmup_s,
             s.connections,
             s.accounts,
-            s.max_in_flight
+            s.max_in_flight,
+            s.client_threads,
+            if s.client_threads == 1 { "" } else { "s" }
         )?;
         writeln!(
             f,
@@ -369,6 +373,7 @@ mod tests {
             symbols: vec!["BTCUSDT".into()],
             auth: "sign".into(),
             max_in_flight: 64,
+            client_threads: 1,
             user_data: false,
         }
     }
