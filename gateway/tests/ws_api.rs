@@ -221,6 +221,89 @@ async fn cancel_replace_and_cancel_all() {
     assert_eq!(code(&r), -2011, "{r}");
 }
 
+/// Pipelined requests reach the node in the order sent: a burst of placements, a query, more
+/// placements, a cancel-all and another query, written without waiting for answers (the
+/// session handles frames already read in one go): each query sees exactly the orders sent
+/// before it, and the answers come back in request order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_requests_keep_their_order() {
+    let ex = exchange().await;
+    let mut alice = ex.client(ALICE).await;
+    let mut ids = Vec::new();
+    let mut frame = |alice: &mut common::Client, method: &str, params: Value| {
+        let id = format!("p{}", ids.len());
+        ids.push(id.clone());
+        let params = alice.sign(params);
+        json!({"id": id, "method": method, "params": params}).to_string()
+    };
+    let mut frames = Vec::new();
+    for i in 0..6 {
+        let price = format!("{}.00", 20_000 + i);
+        frames.push(frame(
+            &mut alice,
+            "order.place",
+            limit("BUY", &price, "0.01000", &format!("q{i}")),
+        ));
+    }
+    frames.push(frame(
+        &mut alice,
+        "openOrders.status",
+        json!({"symbol": "BTCUSDT"}),
+    ));
+    for i in 6..9 {
+        let price = format!("{}.00", 20_000 + i);
+        frames.push(frame(
+            &mut alice,
+            "order.place",
+            limit("BUY", &price, "0.01000", &format!("q{i}")),
+        ));
+    }
+    frames.push(frame(
+        &mut alice,
+        "openOrders.status",
+        json!({"symbol": "BTCUSDT"}),
+    ));
+    frames.push(frame(
+        &mut alice,
+        "openOrders.cancelAll",
+        json!({"symbol": "BTCUSDT"}),
+    ));
+    frames.push(frame(
+        &mut alice,
+        "openOrders.status",
+        json!({"symbol": "BTCUSDT"}),
+    ));
+    for f in frames {
+        alice.send_text(f).await;
+    }
+    let mut answers = Vec::new();
+    for _ in 0..ids.len() {
+        answers.push(alice.next_frame().await);
+    }
+    let order: Vec<&str> = answers.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(order, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let open = |a: &Value| {
+        let mut c: Vec<String> = a["result"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{a}"))
+            .iter()
+            .map(|o| o["clientOrderId"].as_str().unwrap().to_string())
+            .collect();
+        c.sort();
+        c
+    };
+    let names = |n: usize| (0..n).map(|i| format!("q{i}")).collect::<Vec<_>>();
+    assert_eq!(open(&answers[6]), names(6));
+    assert_eq!(open(&answers[10]), names(9));
+    assert_eq!(
+        answers[11]["result"].as_array().map(Vec::len),
+        Some(9),
+        "{}",
+        answers[11]
+    );
+    assert_eq!(open(&answers[12]), Vec::<String>::new());
+}
+
 /// Every bad input is answered with its Binance code, journals nothing and leaves the
 /// connection usable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

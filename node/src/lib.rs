@@ -23,6 +23,7 @@
 mod config;
 mod error;
 mod genesis;
+mod inbox;
 mod matcher_thread;
 pub mod metrics;
 mod node;
@@ -35,7 +36,7 @@ pub use config::NodeConfig;
 pub use error::NodeError;
 pub use genesis::{read_genesis, GENESIS_FILE};
 pub use metrics::{NodeMetrics, OrderOutcomes};
-pub use node::{Applied, Node, NodeHandle, ShutdownReport};
+pub use node::{Applied, DeferredWakes, Node, NodeHandle, ShutdownReport};
 pub use projection::{NoProjection, Projection};
 
 use matcher::Event;

@@ -2,6 +2,7 @@
 
 use crate::config::NodeConfig;
 use crate::error::NodeError;
+use crate::inbox::{Inbox, PushError};
 use crate::matcher_thread::{self, MatcherReport};
 use crate::metrics::{Counters, NodeMetrics};
 use crate::projection::Projection;
@@ -12,7 +13,7 @@ use matcher::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, oneshot};
 
 /// A closure run on the matcher thread.
 pub(crate) type QueryFn<P> = Box<dyn FnOnce(&Engine, &P) + Send>;
@@ -48,7 +49,6 @@ pub(crate) struct Shared {
     pub counters: Counters,
     pub commands: Journal,
     pub events: Journal,
-    pub request_capacity: usize,
 }
 
 impl Shared {
@@ -77,18 +77,43 @@ impl Shared {
     }
 }
 
+/// The sending side of the sequencer's inbox: the inbox closes when the last handle drops.
+struct Sender<P> {
+    inbox: Arc<Inbox<Request<P>>>,
+}
+
+impl<P> Drop for Sender<P> {
+    fn drop(&mut self) {
+        self.inbox.close();
+    }
+}
+
 /// A cheap, cloneable handle for submitting commands, querying state and subscribing to
 /// events.
 pub struct NodeHandle<P: Projection> {
-    tx: mpsc::Sender<Request<P>>,
+    tx: Arc<Sender<P>>,
     fanout: broadcast::Sender<Arc<CommandEvents>>,
     shared: Arc<Shared>,
+}
+
+/// While alive, commands and queries this thread submits through the node's handles are
+/// queued without waking the sequencer; it is woken once when the guard drops. See
+/// [`NodeHandle::defer_wakes`].
+#[must_use = "the sequencer is woken when the guard drops"]
+pub struct DeferredWakes<'a, P: Projection> {
+    _guard: crate::inbox::DeferWakes<'a, Request<P>>,
+}
+
+impl<P: Projection> std::fmt::Debug for DeferredWakes<'_, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeferredWakes")
+    }
 }
 
 impl<P: Projection> Clone for NodeHandle<P> {
     fn clone(&self) -> Self {
         NodeHandle {
-            tx: self.tx.clone(),
+            tx: Arc::clone(&self.tx),
             fanout: self.fanout.clone(),
             shared: Arc::clone(&self.shared),
         }
@@ -155,13 +180,23 @@ impl<P: Projection> NodeHandle<P> {
         if !self.shared.accepting.load(Ordering::Acquire) {
             return Err(self.shared.closed_error());
         }
-        match self.tx.try_send(request) {
+        match self.tx.inbox.push(request, true) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err((_, PushError::Full)) => {
                 self.shared.counters.overloaded.inc();
                 Err(NodeError::Overloaded)
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(self.shared.closed_error()),
+            Err((_, PushError::Closed)) => Err(self.shared.closed_error()),
+        }
+    }
+
+    /// Defers waking the sequencer for what this thread submits until the returned guard
+    /// drops: a caller about to submit several requests in one go (a session with several
+    /// frames already read) pays one wake-up instead of one per request. The guard is not
+    /// `Send`, so it cannot be held across an `.await`; order and bounds are unchanged.
+    pub fn defer_wakes(&self) -> DeferredWakes<'_, P> {
+        DeferredWakes {
+            _guard: self.tx.inbox.defer_wakes(),
         }
     }
 
@@ -176,13 +211,14 @@ impl<P: Projection> NodeHandle<P> {
         let job: QueryFn<P> = Box::new(move |engine: &Engine, p: &P| {
             let _ = tx.send(f(engine, p));
         });
-        // Queries are not refused for overload: they wait for room (they add no journal work).
+        // Queries are not refused for overload (they add no journal work; their callers bound
+        // how many wait).
         if let Some(msg) = self.shared.failure() {
             return Err(NodeError::Failed(msg));
         }
         self.tx
-            .send(Request::Query(job))
-            .await
+            .inbox
+            .push(Request::Query(job), false)
             .map_err(|_| self.shared.closed_error())?;
         rx.await.map_err(|_| self.shared.closed_error())
     }
@@ -214,7 +250,7 @@ impl<P: Projection> NodeHandle<P> {
     pub fn metrics(&self) -> NodeMetrics {
         NodeMetrics::collect(
             &self.shared,
-            self.shared.request_capacity - self.tx.capacity(),
+            self.tx.inbox.len(),
             self.fanout.receiver_count(),
         )
     }
@@ -271,7 +307,7 @@ impl<P: Projection> Node<P> {
             events,
             replayed,
         } = recovered;
-        let (tx, rx) = mpsc::channel(config.request_queue.max(1));
+        let inbox = Arc::new(Inbox::new(config.request_queue.max(1)));
         let (fanout, _) = broadcast::channel(config.fanout_capacity.max(1));
         let shared = Arc::new(Shared {
             accepting: AtomicBool::new(true),
@@ -279,7 +315,6 @@ impl<P: Projection> Node<P> {
             counters: Counters::default(),
             commands,
             events,
-            request_capacity: config.request_queue.max(1),
         });
         tracing::info!(
             last_cmd_seq = engine.last_cmd_seq(),
@@ -292,7 +327,10 @@ impl<P: Projection> Node<P> {
         let max_batch = config.max_batch.max(1);
         let sequencer = std::thread::Builder::new()
             .name("sequencer".into())
-            .spawn(move || sequencer::run(rx, work_tx, seq_shared, max_batch))
+            .spawn({
+                let inbox = Arc::clone(&inbox);
+                move || sequencer::run(&inbox, work_tx, seq_shared, max_batch)
+            })
             .map_err(|e| NodeError::io("spawn sequencer thread", &config.data_dir, e))?;
         let m_shared = Arc::clone(&shared);
         let m_fanout = fanout.clone();
@@ -304,7 +342,11 @@ impl<P: Projection> Node<P> {
             })
             .map_err(|e| NodeError::io("spawn matcher thread", &config.data_dir, e))?;
         let node = Node {
-            handle: NodeHandle { tx, fanout, shared },
+            handle: NodeHandle {
+                tx: Arc::new(Sender { inbox }),
+                fanout,
+                shared,
+            },
             sequencer: Some(sequencer),
             matcher: Some(matcher),
         };
@@ -329,9 +371,8 @@ impl<P: Projection> Node<P> {
     /// get their replies), writes a final snapshot, closes both journals. Blocking.
     pub fn shutdown(mut self) -> Result<ShutdownReport, NodeError> {
         self.handle.stop_accepting();
-        // Queue the stop behind everything already queued (blocking send: room is made as the
-        // sequencer drains).
-        let _ = self.handle.tx.blocking_send(Request::Stop);
+        // Queue the stop behind everything already queued.
+        let _ = self.handle.tx.inbox.push(Request::Stop, false);
         self.join()
     }
 
@@ -375,7 +416,7 @@ impl<P: Projection> Drop for Node<P> {
     fn drop(&mut self) {
         if self.matcher.is_some() {
             self.handle.stop_accepting();
-            let _ = self.handle.tx.try_send(Request::Stop);
+            let _ = self.handle.tx.inbox.push(Request::Stop, false);
         }
     }
 }

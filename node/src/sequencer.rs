@@ -4,6 +4,7 @@
 //! while the sequencer takes the next batch, and the matcher thread waits for durability
 //! before applying.
 
+use crate::inbox::Inbox;
 use crate::node::{Reply, Request, Shared};
 use crate::projection::Projection;
 use crate::NodeError;
@@ -13,7 +14,6 @@ use matcher::SequencedCommand;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc;
 
 /// What the sequencer hands to the matcher thread.
 pub(crate) enum Work<P> {
@@ -38,7 +38,7 @@ pub(crate) fn stamp(last: u64) -> u64 {
 }
 
 pub(crate) fn run<P: Projection>(
-    mut rx: mpsc::Receiver<Request<P>>,
+    inbox: &Inbox<Request<P>>,
     work_tx: SyncSender<Vec<Work<P>>>,
     shared: Arc<Shared>,
     max_batch: usize,
@@ -47,16 +47,9 @@ pub(crate) fn run<P: Projection>(
     let mut payloads: Vec<Vec<u8>> = Vec::new();
     let mut spare: Vec<Vec<u8>> = Vec::new();
     loop {
-        let Some(first) = rx.blocking_recv() else {
-            return;
-        };
         let mut requests = Vec::with_capacity(64);
-        requests.push(first);
-        while requests.len() < max_batch {
-            match rx.try_recv() {
-                Ok(r) => requests.push(r),
-                Err(_) => break,
-            }
+        if !inbox.recv_batch(max_batch, &mut requests) {
+            return;
         }
         shared.counters.record_batch(requests.len());
         let ts = stamp(last_ts);

@@ -51,10 +51,37 @@ pub(crate) fn binary_frame(gateway: &Arc<Gateway>, _session: &mut Session) -> St
     render_error(&Value::Null, &Failure::invalid_json(), &[])
 }
 
-/// Handles one text frame.
-pub(crate) fn handle(gateway: &Arc<Gateway>, session: &mut Session, text: &str) -> Reply {
-    let now = now_ms();
+/// Whether a request's node work (if any) is queued while it is handled, so the session may
+/// handle the next frame already read before polling this one's reply: everything except
+/// methods that query the node or change the session (their work starts when their reply
+/// future is first polled, or later frames depend on them).
+pub(crate) fn drainable(method: Method) -> bool {
+    matches!(
+        method,
+        Method::Ping
+            | Method::Time
+            | Method::OrderPlace
+            | Method::OrderTest
+            | Method::OrderCancel
+            | Method::OrderCancelReplace
+            | Method::OpenOrdersCancelAll
+    )
+}
+
+/// Handles one text frame; also says whether the next frame may be handled before this
+/// one's reply is polled ([`drainable`]; true for frames that fail to parse).
+pub(crate) fn handle(gateway: &Arc<Gateway>, session: &mut Session, text: &str) -> (Reply, bool) {
     let request = parse_request(text);
+    let drain = request.as_ref().map_or(true, |r| drainable(r.method));
+    (handle_request(gateway, session, request), drain)
+}
+
+fn handle_request(
+    gateway: &Arc<Gateway>,
+    session: &mut Session,
+    request: Result<Request, Box<crate::api::BadRequest>>,
+) -> Reply {
+    let now = now_ms();
     let weight_limit = gateway.config.weight_limit();
     let weight = match &request {
         Ok(r) => u64::from(r.method.weight_with_symbol(r.params.contains_key("symbol"))),

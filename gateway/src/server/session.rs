@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::FuturesOrdered;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use matcher::AccountId;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -139,7 +139,7 @@ async fn run(gateway: Arc<Gateway>, socket: WebSocket, return_rate_limits: bool)
         subscription: None,
     };
     tracing::debug!(connection = session.id, "connected");
-    let mut pending = FuturesOrdered::new();
+    let mut pending: Pending = FuturesOrdered::new();
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval(config.ping_interval);
     ping.tick().await;
@@ -159,31 +159,28 @@ async fn run(gateway: Arc<Gateway>, socket: WebSocket, return_rate_limits: bool)
             }
             frame = stream.next(), if pending.len() < config.max_in_flight => {
                 last_heard = Instant::now();
-                match frame {
-                    Some(Ok(Message::Text(text))) => {
-                        inc(&gateway.metrics.requests);
-                        match dispatch::handle(&gateway, &mut session, text.as_str()) {
-                            Reply::Now(text) => pending.push_back(futures_util::future::Either::Left(
-                                futures_util::future::ready(text),
-                            )),
-                            Reply::Later(fut) => pending.push_back(futures_util::future::Either::Right(fut)),
+                // Frames already read are handled in one go, their commands queued for the
+                // sequencer with a single wake-up (the guard wakes it when it drops; it
+                // cannot live across an await). Draining stops after a request whose node
+                // work starts only when its reply future is first polled (queries), so a
+                // connection's requests still reach the node in the order sent.
+                let _wakes = gateway.node.defer_wakes();
+                let mut next = Some(frame);
+                let mut ended = None;
+                while let Some(frame) = next.take() {
+                    match on_frame(&gateway, &mut session, &mut pending, frame) {
+                        Err(end) => {
+                            ended = Some(end);
+                            break;
                         }
-                    }
-                    Some(Ok(Message::Binary(_))) => {
-                        inc(&gateway.metrics.requests);
-                        let text = dispatch::binary_frame(&gateway, &mut session);
-                        pending.push_back(futures_util::future::Either::Left(futures_util::future::ready(text)));
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => break End::Peer,
-                    Some(Err(e)) => {
-                        tracing::debug!(connection = session.id, error = %e, "read error");
-                        let msg = e.to_string();
-                        if msg.contains("too long") || msg.contains("too big") {
-                            break End::Close(close_frame(1009, "message too big"));
+                        Ok(true) if pending.len() < config.max_in_flight => {
+                            next = stream.next().now_or_never();
                         }
-                        break End::Peer;
+                        Ok(_) => {}
                     }
+                }
+                if let Some(end) = ended {
+                    break end;
                 }
             }
             _ = ping.tick() => {
@@ -232,6 +229,54 @@ async fn run(gateway: Arc<Gateway>, socket: WebSocket, return_rate_limits: bool)
         }
     }
     tracing::debug!("disconnected");
+}
+
+type Pending = FuturesOrdered<
+    futures_util::future::Either<
+        futures_util::future::Ready<String>,
+        futures_util::future::BoxFuture<'static, String>,
+    >,
+>;
+
+/// Handles one frame; `Ok(true)` when the next frame already read may be handled at once
+/// (see [`dispatch::drainable`]), `Err` when the session ends.
+fn on_frame(
+    gateway: &Arc<Gateway>,
+    session: &mut Session,
+    pending: &mut Pending,
+    frame: Option<Result<Message, axum::Error>>,
+) -> Result<bool, End> {
+    match frame {
+        Some(Ok(Message::Text(text))) => {
+            inc(&gateway.metrics.requests);
+            let (reply, drainable) = dispatch::handle(gateway, session, text.as_str());
+            match reply {
+                Reply::Now(text) => pending.push_back(futures_util::future::Either::Left(
+                    futures_util::future::ready(text),
+                )),
+                Reply::Later(fut) => pending.push_back(futures_util::future::Either::Right(fut)),
+            }
+            Ok(drainable)
+        }
+        Some(Ok(Message::Binary(_))) => {
+            inc(&gateway.metrics.requests);
+            let text = dispatch::binary_frame(gateway, session);
+            pending.push_back(futures_util::future::Either::Left(
+                futures_util::future::ready(text),
+            ));
+            Ok(true)
+        }
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(true),
+        Some(Ok(Message::Close(_))) | None => Err(End::Peer),
+        Some(Err(e)) => {
+            tracing::debug!(connection = session.id, error = %e, "read error");
+            let msg = e.to_string();
+            if msg.contains("too long") || msg.contains("too big") {
+                return Err(End::Close(close_frame(1009, "message too big")));
+            }
+            Err(End::Peer)
+        }
+    }
 }
 
 /// Why a session ends.
