@@ -230,7 +230,10 @@ async fn in_flight_limit_and_out_of_order_responses() {
     p.push("delayMs", ParamValue::U64(5_000));
     send(&mut conn, "test.echo", p, 3);
     conn.flush();
-    assert!(conn.subscribe_user_data().await.is_err());
+    assert!(matches!(
+        conn.subscribe_user_data().await,
+        Err(ClientError::Busy { method }) if method == "userDataStream.subscribe"
+    ));
 }
 
 #[tokio::test]

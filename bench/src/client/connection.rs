@@ -153,9 +153,9 @@ impl<T> Connection<T> {
     /// one (other responses would have nowhere to go).
     async fn call(&mut self, method: &str, force_signature: bool) -> Result<Value, ClientError> {
         if !self.pending.is_empty() {
-            return Err(ClientError::Protocol(format!(
-                "{method} sent with pipelined requests in flight"
-            )));
+            return Err(ClientError::Busy {
+                method: method.to_string(),
+            });
         }
         let id = self.next_id;
         self.next_id += 1;

@@ -49,6 +49,14 @@ pub enum ClientError {
         /// The parameter.
         param: String,
     },
+    /// A setup request (`session.logon`, `userDataStream.subscribe`) on a
+    /// [`super::Connection`] with pipelined requests in flight, whose responses it would have
+    /// nowhere to put.
+    #[error("{method} must be sent before any pipelined request")]
+    Busy {
+        /// The method.
+        method: String,
+    },
     /// The server sent something that is not a Binance-shaped response.
     #[error("malformed response: {0}")]
     Protocol(String),

@@ -7,11 +7,12 @@
 //! `timestamp` and `signature` sent as parameters) unless the session is logged on with
 //! `session.logon`, after which signed methods send only `timestamp`.
 //!
-//! Requests are encoded from typed [`Params`] straight into the frame text and responses read
-//! once into typed fields ([`frame`](self) envelope, generic over what a result is read into):
-//! [`Client`] reads results as `serde_json::Value`s, the load generator's [`Connection`] (one
-//! task owns the socket, no per-request channel or timer) as the small summaries of
-//! [`OrderReply`], [`Failure`] and [`ExecutionReport`]. Both sign and send exactly the same.
+//! Requests are encoded from typed [`Params`] straight into the frame text, and responses are
+//! read once into typed fields: one envelope type, generic over what a result, an error's
+//! `data` and a push's `event` are read into. [`Client`] reads them as `serde_json::Value`s;
+//! the load generator's [`Connection`] (its owner's task drives the socket: no per-request
+//! channel, timer or task) as the small summaries [`OrderReply`], [`Failure`] and
+//! [`ExecutionReport`], skipping the rest. Both encode, sign and send the same way.
 //!
 //! Bounds: at most [`ClientConfig::max_in_flight`] requests await a response (further
 //! requests wait for a slot: backpressure); the outbound queue holds
