@@ -282,6 +282,8 @@ impl<T> Connection<T> {
     /// returns false at once when the connection is already closed.
     pub async fn receive(&mut self, receiver: &mut impl Receiver<T>, burst: usize) -> bool {
         if self.closed {
+            // Closed by a failed write: what was in flight fails now.
+            self.close_pending(receiver);
             return false;
         }
         let first = poll_fn(|cx| {

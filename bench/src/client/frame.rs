@@ -156,21 +156,7 @@ where
 {
     let frame: Frame<R, D, E> = match serde_json::from_str(text) {
         Ok(frame) => frame,
-        Err(error) => {
-            // A response of an unexpected shape still fails its request at once.
-            return match serde_json::from_str::<IdOnly>(text) {
-                Ok(IdOnly {
-                    id: FrameId::Number(id),
-                }) => Incoming::Response {
-                    id,
-                    outcome: Err(Refusal::Protocol(format!("unreadable response: {error}"))),
-                },
-                _ => {
-                    tracing::warn!(%error, len = text.len(), "unparsable message from server");
-                    Incoming::Ignored
-                }
-            };
-        }
+        Err(error) => return read_misshapen(text, &error),
     };
     match frame.id {
         FrameId::Number(id) => Incoming::Response {
@@ -184,6 +170,42 @@ where
         FrameId::Null | FrameId::Other => {
             // Binance answers a request it could not parse with `"id": null`.
             tracing::warn!(response = text, "response without a usable id");
+            Incoming::Ignored
+        }
+    }
+}
+
+/// A frame whose result, error data or event does not read as asked: an error response still
+/// counts as that error (without its data), any other response fails its request at once
+/// with a protocol error; anything else is dropped.
+fn read_misshapen<R, D, E>(text: &str, error: &serde_json::Error) -> Incoming<R, D, E> {
+    let unreadable = || Refusal::Protocol(format!("unreadable response: {error}"));
+    if let Ok(frame) = serde_json::from_str::<Frame<IgnoredAny, IgnoredAny, IgnoredAny>>(text) {
+        if let FrameId::Number(id) = frame.id {
+            let outcome = match response_outcome(frame.status, frame.result, frame.error) {
+                Err(Refusal::Api {
+                    status, code, msg, ..
+                }) => Err(Refusal::Api {
+                    status,
+                    code,
+                    msg,
+                    data: None,
+                }),
+                Err(Refusal::Protocol(why)) => Err(Refusal::Protocol(why)),
+                Ok(_) => Err(unreadable()),
+            };
+            return Incoming::Response { id, outcome };
+        }
+    }
+    match serde_json::from_str::<IdOnly>(text) {
+        Ok(IdOnly {
+            id: FrameId::Number(id),
+        }) => Incoming::Response {
+            id,
+            outcome: Err(unreadable()),
+        },
+        _ => {
+            tracing::warn!(%error, len = text.len(), "unparsable message from server");
             Incoming::Ignored
         }
     }
@@ -282,6 +304,33 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(read_frame::<Value, Value, Value>(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_error_whose_data_does_not_read_is_still_that_error() {
+        // `data` read as a number: the error counts, its data is dropped.
+        let text =
+            r#"{"id":8,"status":400,"error":{"code":-1013,"msg":"Filter failure.","data":"x"}}"#;
+        assert_eq!(
+            read_frame::<Value, u64, Value>(text),
+            Incoming::Response {
+                id: 8,
+                outcome: Err(Refusal::Api {
+                    status: 400,
+                    code: -1013,
+                    msg: "Filter failure.".into(),
+                    data: None,
+                }),
+            }
+        );
+        // A result that does not read fails its request.
+        match read_frame::<u64, Value, Value>(r#"{"id":2,"status":200,"result":{}}"#) {
+            Incoming::Response {
+                id: 2,
+                outcome: Err(Refusal::Protocol(why)),
+            } => assert!(why.starts_with("unreadable response"), "{why}"),
+            other => panic!("{other:?}"),
         }
     }
 
