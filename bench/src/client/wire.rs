@@ -221,7 +221,7 @@ pub(crate) fn signature_of_sorted(
 }
 
 /// Adds `apiKey` and `signature` to `params` (which already hold `timestamp`): the same
-/// signature [`encode_request`] sends.
+/// signature [`super::Client`] and [`super::Connection`] send.
 pub fn sign_params(
     params: &mut Map<String, Value>,
     credentials: &Credentials,
