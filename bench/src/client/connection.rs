@@ -1,5 +1,5 @@
 //! A connection driven by its owner's task, for the load generator: no reader or writer task,
-//! no channel, timer, oneshot or allocation per request.
+//! and no channel, timer, oneshot, task or boxed future per request.
 //!
 //! The owner sends requests with [`Connection::send_signed`] (encoded straight into the frame
 //! and buffered; [`Connection::flush`] starts writing them) and waits in
