@@ -90,6 +90,23 @@ struct Saved {
     by_client: Vec<(AccountId, SymbolId, ClientOrderId, OrderId)>,
 }
 
+impl Saved {
+    /// Sorts (so equal indexes give equal bytes) and encodes.
+    fn encode(mut self) -> Vec<u8> {
+        self.orders.sort_unstable_by_key(|o| o.info.order_id);
+        self.by_client.sort_unstable();
+        match bincode::encode_to_vec(&self, matcher::codec::config()) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                // Encoding plain integers and validated ids into a Vec does not fail; an
+                // empty save makes recovery seed from the engine instead.
+                tracing::error!(error = %e, "order index could not be encoded");
+                Vec::new()
+            }
+        }
+    }
+}
+
 impl OrderIndex {
     /// An empty index keeping at most `max_closed` closed orders. Its maps are sized for
     /// that bound at once (the memory is only touched as orders arrive), so they never
@@ -109,18 +126,8 @@ impl OrderIndex {
         }
     }
 
-    /// A copy sized to its contents (a clone keeps the whole preallocated table, and copies
-    /// all of it).
-    pub fn compact_copy(&self) -> OrderIndex {
-        OrderIndex {
-            orders: self.orders.iter().map(|(k, v)| (*k, *v)).collect(),
-            by_client: self.by_client.iter().map(|(k, v)| (*k, *v)).collect(),
-            closed: self.closed.clone(),
-            max_closed: self.max_closed,
-        }
-    }
-
-    /// A full working copy: a compact copy that has room again for its bound.
+    /// A full working copy with room for its bound (a clone would copy the whole
+    /// preallocated table, empty slots included).
     pub fn working_copy(&self) -> OrderIndex {
         let mut copy = OrderIndex::new(self.max_closed);
         copy.orders
@@ -406,31 +413,22 @@ impl OrderIndex {
 
     /// Encodes the index (see the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut orders: Vec<IndexedOrder> = self.orders.values().copied().collect();
-        orders.sort_unstable_by_key(|o| o.info.order_id);
-        let saved = Saved {
+        self.saved().encode()
+    }
+
+    /// The index's contents as plain vectors, unsorted: a sequential copy with no hashing,
+    /// cheap enough for the matcher thread ([`Saved::encode`] sorts and encodes elsewhere).
+    fn saved(&self) -> Saved {
+        Saved {
             version: SAVE_VERSION,
             max_closed: self.max_closed as u64,
-            orders,
+            orders: self.orders.values().copied().collect(),
             closed: self.closed.iter().copied().collect(),
-            by_client: {
-                let mut v: Vec<_> = self
-                    .by_client
-                    .iter()
-                    .map(|((a, s, c), id)| (*a, *s, *c, *id))
-                    .collect();
-                v.sort_unstable();
-                v
-            },
-        };
-        match bincode::encode_to_vec(&saved, matcher::codec::config()) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                // Encoding plain integers and validated ids into a Vec does not fail; an
-                // empty save makes recovery seed from the engine instead.
-                tracing::error!(error = %e, "order index could not be encoded");
-                Vec::new()
-            }
+            by_client: self
+                .by_client
+                .iter()
+                .map(|((a, s, c), id)| (*a, *s, *c, *id))
+                .collect(),
         }
     }
 
@@ -476,9 +474,10 @@ impl Projection for OrderIndex {
     }
 
     fn save(&self) -> Box<dyn FnOnce() -> Vec<u8> + Send> {
-        // A copy here (on the matcher thread), the encoding on the snapshot thread.
-        let copy = self.compact_copy();
-        Box::new(move || copy.to_bytes())
+        // A plain copy here (on the matcher thread: no hashing, no sorting), the sorting and
+        // encoding on the snapshot thread.
+        let saved = self.saved();
+        Box::new(move || saved.encode())
     }
 
     fn load(&mut self, bytes: &[u8]) -> Result<(), String> {
