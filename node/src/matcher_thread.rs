@@ -193,17 +193,11 @@ fn main_loop<P: Projection>(
             }
         }
         flush_events(&shared.events, first_event_seq, &mut payloads, &mut spare)?;
-        if config.snapshot_every > 0 && since_snapshot >= config.snapshot_every {
-            let started = std::time::Instant::now();
-            if snapshotter.try_submit(|| SnapshotJob::new(engine, projection))? {
-                since_snapshot = 0;
-                // The copy is the only part of a snapshot the matcher thread pays for.
-                tracing::info!(
-                    cmd_seq = engine.last_cmd_seq(),
-                    copy_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                    "snapshot state copied for the background writer"
-                );
-            }
+        if config.snapshot_every > 0
+            && since_snapshot >= config.snapshot_every
+            && snapshotter.try_submit(|| SnapshotJob::new(engine, projection))?
+        {
+            since_snapshot = 0;
         }
     }
     Ok(())

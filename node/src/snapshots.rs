@@ -38,11 +38,23 @@ impl std::fmt::Debug for SnapshotJob {
 
 impl SnapshotJob {
     pub(crate) fn new<P: Projection>(engine: &Engine, projection: &P) -> Self {
+        let started = std::time::Instant::now();
+        let engine_copy = engine.snapshot();
+        let engine_us = started.elapsed().as_micros();
+        let projection_copy = projection.save();
+        // The copies are the only part of a snapshot the matcher thread pays for.
+        tracing::info!(
+            cmd_seq = engine.last_cmd_seq(),
+            engine_us = u64::try_from(engine_us).unwrap_or(u64::MAX),
+            projection_us =
+                u64::try_from(started.elapsed().as_micros() - engine_us).unwrap_or(u64::MAX),
+            "snapshot state copied for the background writer"
+        );
         SnapshotJob {
             index: engine.last_cmd_seq(),
             last_event_seq: engine.last_event_seq(),
-            engine: engine.snapshot(),
-            projection: projection.save(),
+            engine: engine_copy,
+            projection: projection_copy,
         }
     }
 
