@@ -9,7 +9,7 @@ use bench::client::{Client, ClientConfig, ClientError, Credentials};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -38,17 +38,7 @@ fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {
     path
 }
 
-/// The server process, killed if the test ends (or fails) before it stopped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
+use common::KillOnDrop as Server;
 
 fn start(config: &Path, log: &Path) -> Server {
     let log = std::fs::OpenOptions::new()

@@ -16,17 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// A child process killed when the test ends or fails.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
+use common::KillOnDrop as Guard;
 
 /// The browser script, stopped with SIGTERM if the test ends or fails before it finished:
 /// playwright then closes the browser it launched (in a process group of its own, which a

@@ -237,32 +237,16 @@ async fn pipelined_requests_keep_their_order() {
         json!({"id": id, "method": method, "params": params}).to_string()
     };
     let mut frames = Vec::new();
-    for i in 0..6 {
-        let price = format!("{}.00", 20_000 + i);
-        frames.push(frame(
-            &mut alice,
-            "order.place",
-            limit("BUY", &price, "0.01000", &format!("q{i}")),
-        ));
+    for range in [0..6, 6..9] {
+        for i in range {
+            let price = format!("{}.00", 20_000 + i);
+            let coid = format!("q{i}");
+            let place = limit("BUY", &price, "0.01000", &coid);
+            frames.push(frame(&mut alice, "order.place", place));
+        }
+        let status = json!({"symbol": "BTCUSDT"});
+        frames.push(frame(&mut alice, "openOrders.status", status));
     }
-    frames.push(frame(
-        &mut alice,
-        "openOrders.status",
-        json!({"symbol": "BTCUSDT"}),
-    ));
-    for i in 6..9 {
-        let price = format!("{}.00", 20_000 + i);
-        frames.push(frame(
-            &mut alice,
-            "order.place",
-            limit("BUY", &price, "0.01000", &format!("q{i}")),
-        ));
-    }
-    frames.push(frame(
-        &mut alice,
-        "openOrders.status",
-        json!({"symbol": "BTCUSDT"}),
-    ));
     frames.push(frame(
         &mut alice,
         "openOrders.cancelAll",

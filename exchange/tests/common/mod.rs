@@ -75,3 +75,15 @@ pub async fn http_get(port: u16, path: &str, api_key: &str) -> (u16, String) {
     };
     (status, body)
 }
+
+/// A child process (the exchange) killed if the test ends, or fails, before it stopped.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}

@@ -90,7 +90,9 @@ impl std::fmt::Debug for SaveBuffers {
 
 impl SaveBuffers {
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<Saved>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
