@@ -8,8 +8,8 @@
 //! it is dropped. The guard cannot cross an `.await` (it is not `Send`), so a deferred wake
 //! is at most one synchronous stretch of code late, and it always happens (it is a `Drop`).
 //!
-//! Bounds: commands are refused with `Full` beyond the capacity; queries and the stop marker
-//! are always admitted (they add no journal work; their number is bounded by their callers).
+//! Bounds: commands are refused with `Full` beyond the capacity; queries wait for room
+//! ([`Inbox::push_waiting`]); only the one stop marker is admitted beyond it.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -41,6 +41,8 @@ struct State<T> {
 pub(crate) struct Inbox<T> {
     state: Mutex<State<T>>,
     ready: Condvar,
+    /// Signalled when the consumer takes items from a full queue.
+    room: tokio::sync::Notify,
     capacity: usize,
 }
 
@@ -62,6 +64,7 @@ impl<T> Inbox<T> {
                 closed: false,
             }),
             ready: Condvar::new(),
+            room: tokio::sync::Notify::new(),
             capacity: capacity.max(1),
         }
     }
@@ -94,6 +97,24 @@ impl<T> Inbox<T> {
         Ok(())
     }
 
+    /// Queues `item` within the bound, waiting for room while the queue is full.
+    pub(crate) async fn push_waiting(&self, mut item: T) -> Result<(), PushError> {
+        loop {
+            // Registered before the check, so room made in between is not missed.
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            match self.push(item, true) {
+                Ok(()) => return Ok(()),
+                Err((back, PushError::Full)) => {
+                    item = back;
+                    room.await;
+                }
+                Err((_, PushError::Closed)) => return Err(PushError::Closed),
+            }
+        }
+    }
+
     /// Wakes the consumer if it sleeps while items wait.
     pub(crate) fn wake(&self) {
         let mut st = self.lock();
@@ -110,8 +131,13 @@ impl<T> Inbox<T> {
         let mut st = self.lock();
         loop {
             if !st.queue.is_empty() {
+                let was_full = st.queue.len() >= self.capacity;
                 let n = st.queue.len().min(max.max(1));
                 out.extend(st.queue.drain(..n));
+                drop(st);
+                if was_full {
+                    self.room.notify_waiters();
+                }
                 return true;
             }
             if st.closed {
@@ -183,6 +209,26 @@ mod tests {
         inbox.close();
         assert_eq!(inbox.push(5, false).unwrap_err(), (5, PushError::Closed));
         assert!(!inbox.recv_batch(10, &mut out));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_waiting_push_goes_in_once_the_consumer_makes_room() {
+        let inbox = Arc::new(Inbox::new(1));
+        inbox.push(1, true).unwrap();
+        let waiting = tokio::spawn({
+            let inbox = Arc::clone(&inbox);
+            async move { inbox.push_waiting(2).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        assert_eq!(inbox.len(), 1);
+        let mut out = Vec::new();
+        assert!(inbox.recv_batch(8, &mut out));
+        waiting.await.unwrap().unwrap();
+        assert!(inbox.recv_batch(8, &mut out));
+        assert_eq!(out, vec![1, 2]);
+        inbox.close();
+        assert_eq!(inbox.push_waiting(3).await, Err(PushError::Closed));
     }
 
     #[test]

@@ -211,14 +211,14 @@ impl<P: Projection> NodeHandle<P> {
         let job: QueryFn<P> = Box::new(move |engine: &Engine, p: &P| {
             let _ = tx.send(f(engine, p));
         });
-        // Queries are not refused for overload (they add no journal work; their callers bound
-        // how many wait).
+        // Queries are not refused for overload: they wait for room (they add no journal work).
         if let Some(msg) = self.shared.failure() {
             return Err(NodeError::Failed(msg));
         }
         self.tx
             .inbox
-            .push(Request::Query(job), false)
+            .push_waiting(Request::Query(job))
+            .await
             .map_err(|_| self.shared.closed_error())?;
         rx.await.map_err(|_| self.shared.closed_error())
     }
