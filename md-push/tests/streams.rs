@@ -363,9 +363,11 @@ fn recompute(events: &[Event], symbol: u32, interval: kline::Interval) -> Vec<Va
 async fn rest_klines_equal_a_recomputation_from_the_journal() {
     let x = Exchange::start(MdPushConfig::default()).await;
     let mut flow = Flow::new(5);
+    // Trading for at least three seconds (the one-second check below needs three candles
+    // however fast the flow itself runs).
     for _ in 0..12 {
         x.run_flow(&mut flow, 250).await;
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        tokio::time::sleep(Duration::from_millis(260)).await;
     }
     x.wait_md_caught_up().await;
     // Every trade, read back from the events journal.
