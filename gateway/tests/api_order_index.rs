@@ -163,8 +163,12 @@ proptest! {
     /// survives save/load byte for byte; every execution report names an order of its own
     /// account; a seeded index has the same open orders.
     #[test]
-    fn index_tracks_the_engine(ops in proptest::collection::vec(op(), 1..60)) {
+    fn index_tracks_the_engine(
+        ops in proptest::collection::vec(op(), 1..60),
+        bound in prop_oneof![Just(usize::MAX), 0usize..6],
+    ) {
         let mut h = Harness::new();
+        h.index = OrderIndex::new(bound);
         for (n, op) in ops.iter().enumerate() {
             let batch = h.run(to_command(op, n));
             check_against_engine(&h)?;
@@ -177,8 +181,10 @@ proptest! {
             }
         }
         let bytes = (h.index.save())();
+        prop_assert_eq!(&h.index.to_bytes(), &bytes);
         let mut back = OrderIndex::new(1);
         back.load(&bytes).unwrap();
+        back.assert_consistent();
         prop_assert_eq!((back.save())(), bytes);
         let mut seeded = OrderIndex::default();
         seeded.seed(&h.engine);
@@ -189,6 +195,36 @@ proptest! {
                 .map(|o| (o.info.order_id, o.client_order_id, o.state)).collect();
             prop_assert_eq!(a, b);
         }
+    }
+
+    /// A save taken between commands encodes the index as it was then, however the index
+    /// (which shares its orders with the save until it writes them) and a working copy of it
+    /// change before the save is encoded; the copy follows its own commands independently.
+    #[test]
+    fn saves_and_copies_are_isolated_from_later_commands(
+        before in proptest::collection::vec(op(), 1..40),
+        after in proptest::collection::vec(op(), 1..40),
+        bound in prop_oneof![Just(usize::MAX), 0usize..4],
+    ) {
+        let mut h = Harness::new();
+        h.index = OrderIndex::new(bound);
+        for (n, op) in before.iter().enumerate() {
+            h.run(to_command(op, n));
+        }
+        let expected = h.index.to_bytes();
+        let save = h.index.save();
+        let mut copy = h.index.working_copy();
+        let mut batches = Vec::new();
+        for (n, op) in after.iter().enumerate() {
+            batches.push(h.run(to_command(op, before.len() + n)));
+        }
+        prop_assert_eq!(save(), expected);
+        copy.assert_consistent();
+        for batch in &batches {
+            copy.apply_events(batch);
+            copy.assert_consistent();
+        }
+        prop_assert_eq!(copy.to_bytes(), h.index.to_bytes());
     }
 }
 

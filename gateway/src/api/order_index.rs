@@ -23,22 +23,27 @@ use matcher::{
 };
 use node::{CommandEvents, Engine, Projection};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
-/// Orders by id: ids are the matcher's own sequence numbers, so the fast multiplicative
-/// FxHash is safe here.
-type ById = HashMap<OrderId, IndexedOrder, rustc_hash::FxBuildHasher>;
+/// Slots of orders by id: ids are the matcher's own sequence numbers, so the fast
+/// multiplicative FxHash is safe here.
+type ById = HashMap<OrderId, usize, rustc_hash::FxBuildHasher>;
 /// Orders by client id: the key is the client's choice, so the hash is seeded per process
 /// (foldhash; SipHash, the std default, was a visible share of the matcher thread).
 type ByClient = HashMap<(AccountId, SymbolId, ClientOrderId), OrderId, foldhash::fast::RandomState>;
 
-/// Closed orders kept by default. Each kept order costs about 400 bytes (the 272-byte
-/// [`IndexedOrder`], its client-id key, both maps' slots and slack), so this bound holds
-/// roughly 80 MB of closed orders (1,000,000 would be about 400 MB); pass another bound to
+/// Closed orders kept by default. Each kept order costs about 450 bytes (its ~290-byte slot,
+/// its client-id key, both maps' slots and slack), so this bound holds roughly 90 MB of
+/// closed orders (1,000,000 would be about 450 MB); pass another bound to
 /// [`OrderIndex::new`].
 pub const DEFAULT_MAX_CLOSED: usize = 200_000;
 
-/// Layout version of [`OrderIndex::save`]'s bytes.
+/// Layout version of [`OrderIndex::to_bytes`]'s bytes.
 const SAVE_VERSION: u16 = 1;
+
+/// Slots per chunk of [`Slots`]: what the first write to a chunk copies while a snapshot (or
+/// another copy of the index) still holds it, about 37 KB.
+const CHUNK: usize = 128;
 
 /// One order as the index knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
@@ -64,36 +69,90 @@ impl IndexedOrder {
     pub fn is_open(&self) -> bool {
         !self.state.status.is_final()
     }
+
+    fn client_key(&self) -> (AccountId, SymbolId, ClientOrderId) {
+        (self.info.account, self.info.symbol, self.client_order_id)
+    }
+}
+
+/// An order in its slot, with what the saved form needs to know about the maps, so that a
+/// snapshot is the slots alone.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    order: IndexedOrder,
+    /// Position in the eviction queue (`closed`), in closing order; 0 while not in it.
+    closed_seq: u64,
+    /// Whether `by_client` maps this order's current client key to it.
+    owns_client_key: bool,
+}
+
+type Chunk = [Option<Entry>; CHUNK];
+
+/// The orders, in fixed slots grouped in shared chunks. Copying the index (for a snapshot or
+/// the user-data router's mirror) clones the chunk pointers, not the orders; the first later
+/// write to a chunk that a copy still holds copies that chunk alone. So the matcher thread
+/// never copies all orders in one go: a snapshot costs it a pointer per 128 slots, and the
+/// chunk copies are spread over the commands that follow.
+#[derive(Clone, Debug, Default)]
+struct Slots {
+    chunks: Vec<Arc<Chunk>>,
+    /// Empty slots, reused before the slots grow.
+    free: Vec<usize>,
+}
+
+impl Slots {
+    fn get(&self, slot: usize) -> Option<&Entry> {
+        self.chunks.get(slot / CHUNK)?[slot % CHUNK].as_ref()
+    }
+
+    fn get_mut(&mut self, slot: usize) -> Option<&mut Entry> {
+        Arc::make_mut(self.chunks.get_mut(slot / CHUNK)?)[slot % CHUNK].as_mut()
+    }
+
+    /// Puts `entry` in a free slot and returns the slot.
+    fn insert(&mut self, entry: Entry) -> usize {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                let first = self.chunks.len() * CHUNK;
+                self.chunks.push(Arc::new([None; CHUNK]));
+                // Used from the lowest slot up: the rest goes on the free list reversed.
+                self.free.extend((first + 1..first + CHUNK).rev());
+                first
+            }
+        };
+        if let Some(chunk) = self.chunks.get_mut(slot / CHUNK) {
+            Arc::make_mut(chunk)[slot % CHUNK] = Some(entry);
+        }
+        slot
+    }
+
+    /// Empties `slot`, returning what it held.
+    fn remove(&mut self, slot: usize) -> Option<Entry> {
+        let chunk = self.chunks.get_mut(slot / CHUNK)?;
+        let entry = Arc::make_mut(chunk)[slot % CHUNK].take();
+        if entry.is_some() {
+            self.free.push(slot);
+        }
+        entry
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.chunks.iter().flat_map(|c| c.iter()).flatten()
+    }
 }
 
 /// The index. See the module docs.
 #[derive(Clone, Debug)]
 pub struct OrderIndex {
-    orders: ById,
+    slots: Slots,
+    by_id: ById,
     by_client: ByClient,
-    closed: VecDeque<OrderId>,
+    /// Slots of closed orders, oldest closed first (the eviction queue).
+    closed: VecDeque<usize>,
+    /// The next `closed_seq` (starts at 1).
+    next_closed_seq: u64,
     max_closed: usize,
-    buffers: SaveBuffers,
-}
-
-/// The vectors of the last snapshot copy, handed back by the snapshot thread once it has
-/// encoded them, so the next copy on the matcher thread writes into memory that is already
-/// mapped (fresh memory for ~50 MB of orders cost page faults on every snapshot).
-#[derive(Clone, Default)]
-struct SaveBuffers(std::sync::Arc<std::sync::Mutex<Option<Saved>>>);
-
-impl std::fmt::Debug for SaveBuffers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SaveBuffers")
-    }
-}
-
-impl SaveBuffers {
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Saved>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
 impl Default for OrderIndex {
@@ -102,6 +161,7 @@ impl Default for OrderIndex {
     }
 }
 
+/// The saved form (see the module docs).
 #[derive(Default, Encode, Decode)]
 struct Saved {
     version: u16,
@@ -112,11 +172,37 @@ struct Saved {
 }
 
 impl Saved {
+    /// The saved form of the orders in `chunks`: the maps and the eviction queue are read
+    /// back from what each entry records.
+    fn collect(chunks: &[Arc<Chunk>], max_closed: usize) -> Saved {
+        let mut saved = Saved {
+            version: SAVE_VERSION,
+            max_closed: max_closed as u64,
+            ..Saved::default()
+        };
+        let mut closed = Vec::new();
+        for e in chunks.iter().flat_map(|c| c.iter()).flatten() {
+            saved.orders.push(e.order);
+            if e.owns_client_key {
+                let (account, symbol, client) = e.order.client_key();
+                saved
+                    .by_client
+                    .push((account, symbol, client, e.order.info.order_id));
+            }
+            if e.closed_seq != 0 {
+                closed.push((e.closed_seq, e.order.info.order_id));
+            }
+        }
+        closed.sort_unstable();
+        saved.closed = closed.into_iter().map(|(_, id)| id).collect();
+        saved
+    }
+
     /// Sorts (so equal indexes give equal bytes) and encodes.
-    fn sorted_bytes(&mut self) -> Vec<u8> {
+    fn sorted_bytes(mut self) -> Vec<u8> {
         self.orders.sort_unstable_by_key(|o| o.info.order_id);
         self.by_client.sort_unstable();
-        match bincode::encode_to_vec(&*self, matcher::codec::config()) {
+        match bincode::encode_to_vec(&self, matcher::codec::config()) {
             Ok(bytes) => bytes,
             Err(e) => {
                 // Encoding plain integers and validated ids into a Vec does not fail; an
@@ -140,24 +226,19 @@ impl OrderIndex {
             .saturating_add(4096)
             .min(1 << 22);
         OrderIndex {
-            orders: ById::with_capacity_and_hasher(capacity, Default::default()),
+            slots: Slots::default(),
+            by_id: ById::with_capacity_and_hasher(capacity, Default::default()),
             by_client: ByClient::with_capacity_and_hasher(capacity, Default::default()),
             closed: VecDeque::with_capacity(max_closed.min(1 << 22)),
+            next_closed_seq: 1,
             max_closed,
-            buffers: SaveBuffers::default(),
         }
     }
 
-    /// A full working copy with room for its bound (a clone would copy the whole
-    /// preallocated table, empty slots included).
+    /// A full working copy. The orders are shared until either side writes them (see
+    /// [`Slots`]); the maps are copied.
     pub fn working_copy(&self) -> OrderIndex {
-        let mut copy = OrderIndex::new(self.max_closed);
-        copy.orders
-            .extend(self.orders.iter().map(|(k, v)| (*k, *v)));
-        copy.by_client
-            .extend(self.by_client.iter().map(|(k, v)| (*k, *v)));
-        copy.closed.extend(self.closed.iter().copied());
-        copy
+        self.clone()
     }
 
     /// The orders of `account` that `batch` mentions, copied into a small index of their own:
@@ -165,17 +246,19 @@ impl OrderIndex {
     /// rendering itself can happen elsewhere.
     pub fn subset(&self, account: AccountId, batch: &CommandEvents) -> OrderIndex {
         let mut out = OrderIndex {
-            orders: ById::default(),
+            slots: Slots::default(),
+            by_id: ById::default(),
             by_client: ByClient::default(),
             closed: VecDeque::new(),
+            next_closed_seq: 1,
             max_closed: usize::MAX,
-            buffers: SaveBuffers::default(),
         };
         let mut add = |id: OrderId| {
+            if out.by_id.contains_key(&id) {
+                return;
+            }
             if let Some(o) = self.get(account, id) {
-                out.by_client
-                    .insert((o.info.account, o.info.symbol, o.client_order_id), id);
-                out.orders.insert(id, *o);
+                out.put(*o);
             }
         };
         for event in &batch.events {
@@ -208,9 +291,17 @@ impl OrderIndex {
 
     /// An order of `account` by id.
     pub fn get(&self, account: AccountId, order_id: OrderId) -> Option<&IndexedOrder> {
-        self.orders
-            .get(&order_id)
+        self.entry(order_id)
+            .map(|e| &e.order)
             .filter(|o| o.info.account == account)
+    }
+
+    fn entry(&self, order_id: OrderId) -> Option<&Entry> {
+        self.slots.get(*self.by_id.get(&order_id)?)
+    }
+
+    fn entry_mut(&mut self, order_id: OrderId) -> Option<&mut Entry> {
+        self.slots.get_mut(*self.by_id.get(&order_id)?)
     }
 
     /// An order of `account` on `symbol` by its current client order id (the most recent such
@@ -232,8 +323,9 @@ impl OrderIndex {
     /// separately.
     pub fn open_orders(&self, account: AccountId, symbol: Option<SymbolId>) -> Vec<&IndexedOrder> {
         let mut out: Vec<&IndexedOrder> = self
-            .orders
-            .values()
+            .slots
+            .entries()
+            .map(|e| &e.order)
             .filter(|o| {
                 o.info.account == account
                     && o.is_open()
@@ -246,12 +338,12 @@ impl OrderIndex {
 
     /// Number of orders held (open and closed).
     pub fn len(&self) -> usize {
-        self.orders.len()
+        self.by_id.len()
     }
 
     /// Whether the index holds no order.
     pub fn is_empty(&self) -> bool {
-        self.orders.is_empty()
+        self.by_id.is_empty()
     }
 
     /// Folds one command's events.
@@ -312,13 +404,56 @@ impl OrderIndex {
             update_time_ms: ts,
             working_time_ms: ts,
         };
-        self.by_client.insert(
-            (info.account, info.symbol, info.client_order_id),
-            info.order_id,
-        );
-        self.orders.insert(info.order_id, order);
+        self.put(order);
         if state.status.is_final() {
-            self.closed.push_back(info.order_id);
+            self.close(info.order_id);
+        }
+    }
+
+    /// Stores `order` as open (replacing an order of the same id) and maps its client key
+    /// to it.
+    fn put(&mut self, order: IndexedOrder) {
+        let id = order.info.order_id;
+        if let Some(old) = self.by_id.get(&id).copied() {
+            // The matcher never reuses an id; should it, the old order goes entirely.
+            self.remove_slot(old);
+        }
+        let slot = self.slots.insert(Entry {
+            order,
+            closed_seq: 0,
+            owns_client_key: false,
+        });
+        self.by_id.insert(id, slot);
+        self.claim_client_key(id);
+    }
+
+    /// Maps the client key of order `id` (its current one) to it, taking it from the order
+    /// that had it.
+    fn claim_client_key(&mut self, id: OrderId) {
+        let Some(entry) = self.entry_mut(id) else {
+            return;
+        };
+        entry.owns_client_key = true;
+        let key = entry.order.client_key();
+        if let Some(previous) = self.by_client.insert(key, id) {
+            if previous != id {
+                if let Some(e) = self.entry_mut(previous) {
+                    e.owns_client_key = false;
+                }
+            }
+        }
+    }
+
+    /// Puts order `id` at the end of the eviction queue.
+    fn close(&mut self, id: OrderId) {
+        let Some(slot) = self.by_id.get(&id).copied() else {
+            return;
+        };
+        let seq = self.next_closed_seq;
+        if let Some(e) = self.slots.get_mut(slot) {
+            e.closed_seq = seq;
+            self.next_closed_seq += 1;
+            self.closed.push_back(slot);
         }
     }
 
@@ -333,10 +468,11 @@ impl OrderIndex {
         new_client: Option<ClientOrderId>,
         ts: u64,
     ) {
-        let Some(o) = self.orders.get_mut(&id) else {
+        let Some(entry) = self.entry_mut(id) else {
             // Unknown after `seed` lost it or after eviction: nothing to update.
             return;
         };
+        let o = &mut entry.order;
         let was_open = o.is_open();
         o.state = state;
         o.update_time_ms = ts;
@@ -351,32 +487,94 @@ impl OrderIndex {
         if let Some(client) = new_client {
             // An amendment: the remaining quantity is the new one.
             o.orig_qty = state.executed_qty + state.remaining_qty + state.prevented_qty;
-            let old = o.client_order_id;
+            let old_key = o.client_key();
             o.client_order_id = client;
-            let key = (o.info.account, o.info.symbol, old);
-            if self.by_client.get(&key) == Some(&id) {
-                self.by_client.remove(&key);
+            let owned = std::mem::replace(&mut entry.owns_client_key, false);
+            if owned {
+                self.by_client.remove(&old_key);
             }
-            self.by_client
-                .insert((o.info.account, o.info.symbol, client), id);
+            self.claim_client_key(id);
         }
         if was_open && state.status.is_final() {
-            self.closed.push_back(id);
+            self.close(id);
+        }
+    }
+
+    /// Removes the order in `slot` from the slots and both maps (not from `closed`).
+    fn remove_slot(&mut self, slot: usize) {
+        if let Some(e) = self.slots.remove(slot) {
+            self.by_id.remove(&e.order.info.order_id);
+            if e.owns_client_key {
+                self.by_client.remove(&e.order.client_key());
+            }
+            if e.closed_seq != 0 {
+                self.closed.retain(|s| *s != slot);
+            }
         }
     }
 
     fn evict(&mut self) {
         while self.closed.len() > self.max_closed {
-            let Some(id) = self.closed.pop_front() else {
+            let Some(slot) = self.closed.pop_front() else {
                 break;
             };
-            if let Some(o) = self.orders.remove(&id) {
-                let key = (o.info.account, o.info.symbol, o.client_order_id);
-                if self.by_client.get(&key) == Some(&id) {
-                    self.by_client.remove(&key);
+            if let Some(e) = self.slots.remove(slot) {
+                self.by_id.remove(&e.order.info.order_id);
+                if e.owns_client_key {
+                    self.by_client.remove(&e.order.client_key());
                 }
             }
         }
+    }
+
+    /// Panics unless the maps, the eviction queue and the slots agree: every order's slot is
+    /// where `by_id` says, `by_client` maps exactly the keys of the orders that record owning
+    /// theirs, the queue holds exactly the closed orders with a `closed_seq`, in rising
+    /// order, and no open order is queued. For tests, after every step.
+    #[doc(hidden)]
+    pub fn assert_consistent(&self) {
+        let free: std::collections::HashSet<usize> = self.slots.free.iter().copied().collect();
+        assert_eq!(free.len(), self.slots.free.len(), "a slot freed twice");
+        let mut entries = 0;
+        for (c, chunk) in self.slots.chunks.iter().enumerate() {
+            for (i, e) in chunk.iter().enumerate() {
+                let slot = c * CHUNK + i;
+                let Some(e) = e else {
+                    assert!(free.contains(&slot), "empty slot {slot} not free");
+                    continue;
+                };
+                entries += 1;
+                let id = e.order.info.order_id;
+                assert_eq!(self.by_id.get(&id), Some(&slot), "by_id of order {id}");
+                let key = e.order.client_key();
+                assert_eq!(
+                    self.by_client.get(&key) == Some(&id),
+                    e.owns_client_key,
+                    "client key ownership of order {id}"
+                );
+                if e.closed_seq != 0 {
+                    assert!(!e.order.is_open(), "open order {id} queued for eviction");
+                }
+            }
+        }
+        assert_eq!(entries, self.by_id.len(), "orders vs by_id");
+        assert_eq!(
+            entries + self.slots.free.len(),
+            self.slots.chunks.len() * CHUNK,
+            "slots vs free list"
+        );
+        for (key, id) in &self.by_client {
+            let e = self.entry(*id).expect("by_client names an indexed order");
+            assert_eq!(e.order.client_key(), *key, "by_client key of order {id}");
+        }
+        let mut last = 0;
+        for slot in &self.closed {
+            let e = self.slots.get(*slot).expect("queued slot holds an order");
+            assert!(e.closed_seq > last, "closing order of slot {slot}");
+            last = e.closed_seq;
+        }
+        let queued = self.slots.entries().filter(|e| e.closed_seq != 0).count();
+        assert_eq!(queued, self.closed.len(), "queued orders vs queue");
     }
 
     /// Rebuilds the open orders from the engine (see the module docs for what is
@@ -436,26 +634,7 @@ impl OrderIndex {
 
     /// Encodes the index (see the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.saved().sorted_bytes()
-    }
-
-    /// The index's contents as plain vectors, unsorted: a sequential copy with no hashing,
-    /// cheap enough for the matcher thread ([`Saved::sorted_bytes`] sorts and encodes elsewhere).
-    fn saved(&self) -> Saved {
-        let mut saved = self.buffers.slot().take().unwrap_or_default();
-        saved.version = SAVE_VERSION;
-        saved.max_closed = self.max_closed as u64;
-        saved.orders.clear();
-        saved.orders.extend(self.orders.values().copied());
-        saved.closed.clear();
-        saved.closed.extend(self.closed.iter().copied());
-        saved.by_client.clear();
-        saved.by_client.extend(
-            self.by_client
-                .iter()
-                .map(|((a, s, c), id)| (*a, *s, *c, *id)),
-        );
-        saved
+        Saved::collect(&self.slots.chunks, self.max_closed).sorted_bytes()
     }
 
     /// Decodes bytes written by [`OrderIndex::to_bytes`].
@@ -471,20 +650,45 @@ impl OrderIndex {
         }
         let max_closed = usize::try_from(saved.max_closed).map_err(|e| e.to_string())?;
         let mut index = OrderIndex::new(max_closed);
-        for o in saved.orders {
-            index.orders.insert(o.info.order_id, o);
+        for order in saved.orders {
+            let id = order.info.order_id;
+            if index.by_id.contains_key(&id) {
+                return Err(format!("order {id} saved twice"));
+            }
+            let slot = index.slots.insert(Entry {
+                order,
+                closed_seq: 0,
+                owns_client_key: false,
+            });
+            index.by_id.insert(id, slot);
         }
         for (account, symbol, client, id) in saved.by_client {
-            if !index.orders.contains_key(&id) {
+            let key = (account, symbol, client);
+            let Some(e) = index.entry_mut(id) else {
                 return Err(format!("client id of order {id} not in the index"));
+            };
+            if e.order.client_key() != key || e.owns_client_key {
+                return Err(format!("client id of order {id} does not match it"));
             }
-            index.by_client.insert((account, symbol, client), id);
+            e.owns_client_key = true;
+            if index.by_client.insert(key, id).is_some() {
+                return Err(format!("client id of order {id} saved twice"));
+            }
         }
         for id in saved.closed {
-            if !index.orders.contains_key(&id) {
+            let Some(&slot) = index.by_id.get(&id) else {
                 return Err(format!("closed order {id} not in the index"));
+            };
+            let seq = index.next_closed_seq;
+            let Some(e) = index.slots.get_mut(slot) else {
+                return Err(format!("closed order {id} not in the index"));
+            };
+            if e.closed_seq != 0 || e.order.is_open() {
+                return Err(format!("closed order {id} is open or saved twice"));
             }
-            index.closed.push_back(id);
+            e.closed_seq = seq;
+            index.next_closed_seq += 1;
+            index.closed.push_back(slot);
         }
         Ok(index)
     }
@@ -500,14 +704,14 @@ impl Projection for OrderIndex {
     }
 
     fn save(&self) -> Box<dyn FnOnce() -> Vec<u8> + Send> {
-        // A plain copy here (on the matcher thread: no hashing, no sorting), the sorting and
-        // encoding on the snapshot thread.
-        let mut saved = self.saved();
-        let buffers = self.buffers.clone();
+        // On the matcher thread only the chunk pointers are copied; the snapshot thread reads
+        // the orders out of them (and lets them go as soon as it has), sorts and encodes.
+        let chunks = self.slots.chunks.clone();
+        let max_closed = self.max_closed;
         Box::new(move || {
-            let bytes = saved.sorted_bytes();
-            *buffers.slot() = Some(saved);
-            bytes
+            let saved = Saved::collect(&chunks, max_closed);
+            drop(chunks);
+            saved.sorted_bytes()
         })
     }
 
@@ -526,5 +730,7 @@ mod tests {
     fn indexed_order_stays_small() {
         let size = std::mem::size_of::<IndexedOrder>();
         assert!(size <= 272, "{size}");
+        let entry = std::mem::size_of::<Option<Entry>>();
+        assert!(entry <= 296, "{entry}");
     }
 }

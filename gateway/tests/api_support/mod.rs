@@ -128,6 +128,7 @@ impl Harness {
             events,
         };
         self.index.apply_events(&batch);
+        self.index.assert_consistent();
         if Markets::is_changed_by(&batch.events) {
             self.markets = Markets::from_engine(&self.engine);
         }
