@@ -86,7 +86,9 @@ struct Entry {
     owns_client_key: bool,
 }
 
-type Chunk = [Option<Entry>; CHUNK];
+/// Up to [`CHUNK`] slots. A vector rather than an array so that a small index (the
+/// per-command [`OrderIndex::subset`]) allocates only what it holds.
+type Chunk = Vec<Option<Entry>>;
 
 /// The orders, in fixed slots grouped in shared chunks. Copying the index (for a snapshot or
 /// the user-data router's mirror) clones the chunk pointers, not the orders; the first later
@@ -95,6 +97,7 @@ type Chunk = [Option<Entry>; CHUNK];
 /// chunk copies are spread over the commands that follow.
 #[derive(Clone, Debug, Default)]
 struct Slots {
+    /// Every chunk but the last is full.
     chunks: Vec<Arc<Chunk>>,
     /// Empty slots, reused before the slots grow.
     free: Vec<usize>,
@@ -102,39 +105,55 @@ struct Slots {
 
 impl Slots {
     fn get(&self, slot: usize) -> Option<&Entry> {
-        self.chunks.get(slot / CHUNK)?[slot % CHUNK].as_ref()
+        self.chunks.get(slot / CHUNK)?.get(slot % CHUNK)?.as_ref()
     }
 
     fn get_mut(&mut self, slot: usize) -> Option<&mut Entry> {
-        Arc::make_mut(self.chunks.get_mut(slot / CHUNK)?)[slot % CHUNK].as_mut()
+        Arc::make_mut(self.chunks.get_mut(slot / CHUNK)?)
+            .get_mut(slot % CHUNK)?
+            .as_mut()
     }
 
-    /// Puts `entry` in a free slot and returns the slot.
+    /// Puts `entry` in a free slot (or a new one) and returns the slot.
     fn insert(&mut self, entry: Entry) -> usize {
-        let slot = match self.free.pop() {
-            Some(slot) => slot,
-            None => {
-                let first = self.chunks.len() * CHUNK;
-                self.chunks.push(Arc::new([None; CHUNK]));
-                // Used from the lowest slot up: the rest goes on the free list reversed.
-                self.free.extend((first + 1..first + CHUNK).rev());
-                first
+        if let Some(slot) = self.free.pop() {
+            if let Some(chunk) = self.chunks.get_mut(slot / CHUNK) {
+                if let Some(s) = Arc::make_mut(chunk).get_mut(slot % CHUNK) {
+                    *s = Some(entry);
+                    return slot;
+                }
             }
-        };
-        if let Some(chunk) = self.chunks.get_mut(slot / CHUNK) {
-            Arc::make_mut(chunk)[slot % CHUNK] = Some(entry);
         }
-        slot
+        let chunks = self.chunks.len();
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => {
+                let chunk = Arc::make_mut(chunk);
+                chunk.push(Some(entry));
+                (chunks - 1) * CHUNK + chunk.len() - 1
+            }
+            _ => {
+                // The first chunk grows as it fills; later ones get their room at once.
+                let mut chunk = Vec::with_capacity(if chunks == 0 { 1 } else { CHUNK });
+                chunk.push(Some(entry));
+                self.chunks.push(Arc::new(chunk));
+                chunks * CHUNK
+            }
+        }
     }
 
     /// Empties `slot`, returning what it held.
     fn remove(&mut self, slot: usize) -> Option<Entry> {
         let chunk = self.chunks.get_mut(slot / CHUNK)?;
-        let entry = Arc::make_mut(chunk)[slot % CHUNK].take();
+        let entry = Arc::make_mut(chunk).get_mut(slot % CHUNK)?.take();
         if entry.is_some() {
             self.free.push(slot);
         }
         entry
+    }
+
+    /// Number of slots, full or free.
+    fn capacity(&self) -> usize {
+        self.chunks.iter().map(|c| c.len()).sum()
     }
 
     fn entries(&self) -> impl Iterator<Item = &Entry> {
@@ -560,7 +579,7 @@ impl OrderIndex {
         assert_eq!(entries, self.by_id.len(), "orders vs by_id");
         assert_eq!(
             entries + self.slots.free.len(),
-            self.slots.chunks.len() * CHUNK,
+            self.slots.capacity(),
             "slots vs free list"
         );
         for (key, id) in &self.by_client {
