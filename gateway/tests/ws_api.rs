@@ -806,3 +806,150 @@ async fn a_client_that_stops_reading_is_cut_off_alone() {
     assert!(ended.is_ok(), "the slow connection was not closed");
     assert_eq!(fast.call("ping", json!({})).await["status"], 200);
 }
+
+/// The report events of one push, if it is an execution report: (orderId, x).
+fn report_of(push: &Value) -> Option<(u64, String)> {
+    let e = &push["event"];
+    (e["e"] == "executionReport").then(|| {
+        (
+            e["i"].as_u64().unwrap(),
+            e["x"].as_str().unwrap().to_string(),
+        )
+    })
+}
+
+/// A subscription starts exactly between two commands. Of one account's orders sent back to
+/// back while another connection of the account subscribes: none answered before the
+/// subscribe request was sent is pushed, every one sent after its answer is, the pushed ones
+/// are the newest (a suffix by order id), and each report comes once. An order resting since
+/// before the subscription is described in full when it trades. A subscribe and an order sent
+/// together, unanswered, get the order's reports. An unsubscribed connection gets nothing
+/// more while another subscription of the account goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_data_stream_starts_exactly_at_the_subscription() {
+    use std::time::Instant;
+    let ex = exchange().await;
+    let mut alice = ex.client(ALICE).await;
+    let mut watcher = ex.client(ALICE).await;
+    let mut bob = ex.client(BOB).await;
+    let r = alice
+        .signed("order.place", limit("SELL", "30000.00", "0.02000", "early"))
+        .await;
+    let early = r["result"]["orderId"].as_u64().unwrap();
+    // IOC buys far below the ask: each expires unfilled (reports NEW and EXPIRED or similar).
+    let flow = tokio::spawn(async move {
+        let mut orders = Vec::new();
+        for i in 0..300 {
+            let sent = Instant::now();
+            let r = alice
+                .signed(
+                    "order.place",
+                    json!({
+                        "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+                        "timeInForce": "IOC", "price": "10000.00", "quantity": "0.00100",
+                        "newClientOrderId": format!("f{i}"),
+                    }),
+                )
+                .await;
+            let id = r["result"]["orderId"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{r}"));
+            orders.push((id, sent, Instant::now()));
+        }
+        (alice, orders)
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    let asked = Instant::now();
+    let r = watcher
+        .call("userDataStream.subscribe", watcher.sign(json!({})))
+        .await;
+    let answered = Instant::now();
+    assert_eq!(r["status"], 200, "{r}");
+    let (mut alice, orders) = flow.await.unwrap();
+    assert!(
+        orders.iter().any(|o| o.2 < asked) && orders.iter().any(|o| o.1 > answered),
+        "the subscription did not fall inside the flow"
+    );
+    // Bob trades with the early order: the report after every flow order's.
+    bob.signed("order.place", limit("BUY", "30000.00", "0.01000", "b1"))
+        .await;
+    let mut reports: Vec<(u64, String)> = Vec::new();
+    let trade = loop {
+        let p = watcher.push().await;
+        if let Some((id, x)) = report_of(&p) {
+            if id == early {
+                break p["event"].clone();
+            }
+            reports.push((id, x));
+        }
+    };
+    assert_eq!(trade["x"], "TRADE", "{trade}");
+    assert_eq!(trade["X"], "PARTIALLY_FILLED", "{trade}");
+    assert_eq!(trade["c"], "early", "{trade}");
+    assert_eq!(trade["q"], "0.02000000", "{trade}");
+    assert_eq!(trade["z"], "0.01000000", "{trade}");
+    let mut unique = reports.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        reports.len(),
+        "a report pushed twice: {reports:?}"
+    );
+    let pushed: std::collections::BTreeSet<u64> = reports.iter().map(|r| r.0).collect();
+    let first = orders.iter().position(|o| pushed.contains(&o.0)).unwrap();
+    for (n, (id, sent, done)) in orders.iter().enumerate() {
+        assert_eq!(
+            pushed.contains(id),
+            n >= first,
+            "pushed orders are not a suffix"
+        );
+        assert!(
+            !(*done < asked && pushed.contains(id)),
+            "order {id} answered before the subscription was pushed"
+        );
+        assert!(
+            !(*sent > answered && !pushed.contains(id)),
+            "order {id} sent after the subscription was not pushed"
+        );
+    }
+    // A subscribe and an order sent together.
+    let mut second = ex.client(ALICE).await;
+    let subscribe =
+        json!({"id": "s", "method": "userDataStream.subscribe", "params": second.sign(json!({}))});
+    let place = json!({"id": "p", "method": "order.place", "params": second.sign(limit("BUY", "20000.00", "0.00100", "together"))});
+    second.send_text(subscribe.to_string()).await;
+    second.send_text(place.to_string()).await;
+    assert_eq!(second.response(json!("s")).await["status"], 200);
+    let r = second.response(json!("p")).await;
+    let together = r["result"]["orderId"].as_u64().unwrap();
+    loop {
+        if report_of(&second.push().await) == Some((together, "NEW".into())) {
+            break;
+        }
+    }
+    // The watcher leaves; the second subscription goes on alone.
+    let r = watcher.call("userDataStream.unsubscribe", json!({})).await;
+    assert_eq!(r["status"], 200, "{r}");
+    let r = alice
+        .signed(
+            "order.cancel",
+            json!({"symbol": "BTCUSDT", "orderId": together}),
+        )
+        .await;
+    assert_eq!(r["status"], 200, "{r}");
+    loop {
+        if report_of(&second.push().await) == Some((together, "CANCELED".into())) {
+            break;
+        }
+    }
+    watcher.call("ping", json!({})).await;
+    assert!(
+        watcher
+            .pushes
+            .iter()
+            .all(|p| report_of(p) != Some((together, "CANCELED".into()))),
+        "pushed after unsubscribing: {:?}",
+        watcher.pushes
+    );
+}

@@ -254,6 +254,32 @@ impl OrderIndex {
         }
     }
 
+    /// An empty index with no room reserved.
+    fn unreserved(max_closed: usize) -> Self {
+        OrderIndex {
+            slots: Slots::default(),
+            by_id: ById::default(),
+            by_client: ByClient::default(),
+            closed: VecDeque::new(),
+            next_closed_seq: 1,
+            max_closed,
+        }
+    }
+
+    /// An index of `orders` alone (no room reserved beyond them) keeping at most
+    /// `max_closed` closed orders: the user-data router's mirror of one account, seeded with
+    /// its open orders and fed with [`OrderIndex::apply_events_of`].
+    pub fn of_orders(orders: impl IntoIterator<Item = IndexedOrder>, max_closed: usize) -> Self {
+        let mut index = OrderIndex::unreserved(max_closed);
+        for order in orders {
+            index.put(order);
+            if !order.is_open() {
+                index.close(order.info.order_id);
+            }
+        }
+        index
+    }
+
     /// A full working copy. The orders are shared until either side writes them (see
     /// [`Slots`]); the maps are copied.
     pub fn working_copy(&self) -> OrderIndex {
@@ -264,14 +290,7 @@ impl OrderIndex {
     /// what rendering the command's answer needs, taken on the matcher thread so that the
     /// rendering itself can happen elsewhere.
     pub fn subset(&self, account: AccountId, batch: &CommandEvents) -> OrderIndex {
-        let mut out = OrderIndex {
-            slots: Slots::default(),
-            by_id: ById::default(),
-            by_client: ByClient::default(),
-            closed: VecDeque::new(),
-            next_closed_seq: 1,
-            max_closed: usize::MAX,
-        };
+        let mut out = OrderIndex::unreserved(usize::MAX);
         let mut add = |id: OrderId| {
             if out.by_id.contains_key(&id) {
                 return;
@@ -370,11 +389,24 @@ impl OrderIndex {
     /// Eviction runs first, so orders closed by this batch are still there for rendering its
     /// responses: the bound holds before each batch (plus what one batch closes).
     pub fn apply_events(&mut self, batch: &CommandEvents) {
+        self.fold(batch, None);
+    }
+
+    /// Folds one command's events as far as they concern `account`'s orders (other accounts'
+    /// new orders are not added).
+    pub fn apply_events_of(&mut self, account: AccountId, batch: &CommandEvents) {
+        self.fold(batch, Some(account));
+    }
+
+    fn fold(&mut self, batch: &CommandEvents, only: Option<AccountId>) {
         self.evict();
         let ts = batch.ts_ms;
+        let wanted = |info: &OrderInfo| only.is_none_or(|a| a == info.account);
         for event in &batch.events {
             match &event.kind {
-                EventKind::OrderAccepted(a) => self.insert(&a.order, a.state, ts),
+                EventKind::OrderAccepted(a) if wanted(&a.order) => {
+                    self.insert(&a.order, a.state, ts)
+                }
                 EventKind::Trade(t) => {
                     self.update(t.buy_order_id, t.buy_state, None, ts);
                     self.update(t.sell_order_id, t.sell_state, None, ts);
@@ -398,7 +430,9 @@ impl OrderIndex {
                         CancelOutcome::Failed(_) => {}
                     }
                     if let NewOrderOutcome::Placed(a) = &cr.new_order {
-                        self.insert(&a.order, a.state, ts);
+                        if wanted(&a.order) {
+                            self.insert(&a.order, a.state, ts);
+                        }
                     }
                 }
                 _ => {}

@@ -189,7 +189,21 @@ fn run(call: &mut Call<'_>, method: Method, params: &mut Params) -> Result<Reply
                 Arc::clone(&call.session.cut),
             );
             call.session.subscription = Some((id, account));
-            Ok(call.ok(json!({ "subscriptionId": id })))
+            // The answer waits for the router's copy of the account's orders: everything
+            // the client sends after it is pushed.
+            let gateway = Arc::clone(call.gateway);
+            let (reply_id, session) = (call.id.clone(), call.session.id);
+            let limits = std::mem::take(&mut call.limits);
+            Ok(Reply::Later(Box::pin(async move {
+                match super::user_stream::seed(&gateway, account).await {
+                    Ok(()) => render_ok(&reply_id, json!({ "subscriptionId": id }), &limits),
+                    Err(e) => {
+                        gateway.user_streams.unregister(account, session, id);
+                        inc(&gateway.metrics.errors);
+                        render_error(&reply_id, &orders::node_failure(&e), &limits)
+                    }
+                }
+            })))
         }
         Method::UserDataStreamUnsubscribe => {
             let wanted = params.optional_u64("subscriptionId")?;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How the node's refusal reads on the wire.
-fn node_failure(e: &NodeError) -> Failure {
+pub(crate) fn node_failure(e: &NodeError) -> Failure {
     match e {
         // -1008: "Server is currently overloaded with other requests. Please try again in a
         // few minutes."

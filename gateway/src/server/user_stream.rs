@@ -1,8 +1,16 @@
 //! The user data stream: one task follows the node's event broadcast and queues
 //! `executionReport` / `outboundAccountPosition` pushes on the sessions subscribed for each
-//! account touched, rendering them from its own mirror of the order index (so it never waits
-//! for the matcher thread). It also swaps in a new symbol catalogue when the configuration
-//! changes.
+//! account touched, rendering them from its own mirror of each subscribed account's orders
+//! (so it never waits for the matcher thread). It also swaps in a new symbol catalogue when
+//! the configuration changes.
+//!
+//! A subscription starts exactly after one command: the subscribe request runs a query on the
+//! matcher thread that copies the account's open orders and the last command applied, `N`,
+//! into a queue the router reads before each batch; the router starts the account's mirror
+//! from that copy just before batch `N + 1` (the query ran before the matcher broadcast it),
+//! so every command sequenced after the subscription (every one the client sends after the
+//! answer) is pushed, each exactly once. Accounts nobody subscribes to cost the router
+//! nothing but a look at the batch.
 //!
 //! Bounded everywhere: a session whose outbound queue is full is cut off (its subscription
 //! dropped, the session closed, see [`super`]); if this task itself falls behind the broadcast
@@ -13,14 +21,48 @@
 use super::metrics::inc;
 use super::Gateway;
 use crate::api::user_data;
-use crate::api::OrderIndex;
+use crate::api::{IndexedOrder, OrderIndex};
 use axum::extract::ws::Message;
 use matcher::AccountId;
-use node::CommandEvents;
+use node::{CommandEvents, NodeError};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{broadcast, mpsc, Notify};
+
+/// An account's open orders as the node had them after command `seq`: where the router's
+/// mirror of the account starts.
+#[derive(Debug)]
+struct Seed {
+    account: AccountId,
+    seq: u64,
+    orders: Vec<IndexedOrder>,
+}
+
+/// Seeds written by subscribe queries on the matcher thread, waiting for the router.
+#[derive(Debug, Default)]
+struct Seeds {
+    queue: Mutex<Vec<Seed>>,
+    len: AtomicUsize,
+}
+
+impl Seeds {
+    fn push(&self, seed: Seed) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.push(seed);
+        self.len.store(queue.len(), Ordering::Release);
+    }
+
+    fn take(&self) -> Vec<Seed> {
+        if self.len.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        self.len.store(0, Ordering::Release);
+        std::mem::take(&mut *queue)
+    }
+}
 
 #[derive(Debug)]
 struct Subscriber {
@@ -36,6 +78,7 @@ pub(crate) struct Registry {
     by_account: Mutex<HashMap<AccountId, Vec<Subscriber>>>,
     next_id: AtomicU64,
     count: AtomicU64,
+    seeds: Arc<Seeds>,
 }
 
 impl Registry {
@@ -80,8 +123,26 @@ impl Registry {
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.count.load(Ordering::Relaxed) == 0
+    /// Whether anyone subscribes to `account`.
+    fn has(&self, account: AccountId) -> bool {
+        self.by_account
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&account)
+    }
+
+    /// Drops the subscriptions of `account` and closes their sessions.
+    fn cut_account(&self, account: AccountId) {
+        let mut map = self
+            .by_account
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(subs) = map.remove(&account) {
+            for s in &subs {
+                s.cut.notify_one();
+            }
+            self.count.fetch_sub(subs.len() as u64, Ordering::Relaxed);
+        }
     }
 
     /// Drops every subscription and closes its session.
@@ -98,22 +159,92 @@ impl Registry {
     }
 }
 
-/// Queues the pushes of one command for the subscribed accounts it touched. `index` is the
-/// router's mirror of the order index, exactly as the command left it.
-fn deliver(gateway: &Gateway, batch: &CommandEvents, index: &OrderIndex) {
-    let registry = &gateway.user_streams;
-    if registry.is_empty() {
+/// Starts `account`'s user data stream at the current command: copies its open orders on
+/// the matcher thread for the router (see the module docs). Returns once the copy is queued;
+/// the subscription must already be registered.
+pub(crate) async fn seed(gateway: &Gateway, account: AccountId) -> Result<(), NodeError> {
+    let seeds = Arc::clone(&gateway.user_streams.seeds);
+    gateway
+        .node
+        .query(move |engine, index| {
+            let orders = engine
+                .open_orders(account, None)
+                .iter()
+                .filter_map(|r| index.get(account, r.order_id).copied())
+                .collect();
+            seeds.push(Seed {
+                account,
+                seq: engine.last_cmd_seq(),
+                orders,
+            });
+        })
+        .await
+}
+
+/// The mirrors of the subscribed accounts' orders, each exactly as the last batch routed left
+/// it.
+type Mirrors = HashMap<AccountId, OrderIndex>;
+
+/// Starts the mirrors whose seeds were taken just before batch `next`; keeps the seeds of
+/// later commands for later batches.
+fn start_mirrors(gateway: &Gateway, pending: &mut Vec<Seed>, mirrors: &mut Mirrors, next: u64) {
+    pending.extend(gateway.user_streams.seeds.take());
+    if pending.is_empty() {
         return;
     }
+    let registry = &gateway.user_streams;
+    let mut started = false;
+    pending.retain_mut(|seed| {
+        if seed.seq >= next {
+            return true;
+        }
+        match mirrors.entry(seed.account) {
+            // Already mirrored (another subscription of the account): that mirror is current.
+            Entry::Occupied(_) => {}
+            Entry::Vacant(slot) if seed.seq + 1 == next => {
+                // Closed orders are dropped before the batch after the one closing them.
+                slot.insert(OrderIndex::of_orders(std::mem::take(&mut seed.orders), 0));
+                started = true;
+            }
+            Entry::Vacant(_) => {
+                // Commands between the copy and this batch never reached the router (it fell
+                // behind the broadcast): the account's pushes cannot be complete.
+                tracing::warn!(
+                    account = seed.account.0,
+                    seed = seed.seq,
+                    next,
+                    "user data seed missed commands; cutting its subscribers"
+                );
+                registry.cut_account(seed.account);
+            }
+        }
+        false
+    });
+    if started {
+        // Mirrors of accounts nobody subscribes to any more go.
+        mirrors.retain(|account, _| registry.has(*account));
+    }
+}
+
+/// Folds one command into the mirrors of the accounts it touched and queues their pushes for
+/// the sessions subscribed.
+fn deliver(gateway: &Gateway, batch: &CommandEvents, mirrors: &mut Mirrors) {
+    let registry = &gateway.user_streams;
     let markets = gateway.markets();
     let mut map = registry
         .by_account
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     for account in user_data::touched_accounts(batch) {
-        let Some(subs) = map.get_mut(&account) else {
+        let Some(index) = mirrors.get_mut(&account) else {
             continue;
         };
+        let Some(subs) = map.get_mut(&account) else {
+            // Unsubscribed: the mirror goes with the last subscription.
+            mirrors.remove(&account);
+            continue;
+        };
+        index.apply_events_of(account, batch);
         let mut pushes = user_data::execution_reports(batch, account, &markets, index);
         pushes.extend(user_data::account_position(batch, account, &markets));
         subs.retain(|s| {
@@ -132,21 +263,7 @@ fn deliver(gateway: &Gateway, batch: &CommandEvents, index: &OrderIndex) {
         });
         if subs.is_empty() {
             map.remove(&account);
-        }
-    }
-}
-
-/// A copy of the node's order index and the last command it has applied.
-async fn mirror(gateway: &Gateway) -> Option<(u64, OrderIndex)> {
-    match gateway
-        .node
-        .query(|engine, index| (engine.last_cmd_seq(), index.working_copy()))
-        .await
-    {
-        Ok(m) => Some(m),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot copy the order index for the user data router");
-            None
+            mirrors.remove(&account);
         }
     }
 }
@@ -163,31 +280,24 @@ async fn reload_markets(gateway: &Gateway) {
     }
 }
 
-/// The routing task: runs until the node's broadcast closes. It keeps its own mirror of the
-/// order index, fed the same commands as the node's, so rendering a push never waits for the
-/// matcher thread. `events` must have been subscribed before this is called, so the mirror
-/// copied here misses nothing after it.
+/// The routing task: runs until the node's broadcast closes. `events` must have been
+/// subscribed before any subscription is made.
 pub(crate) async fn route(
     gateway: Arc<Gateway>,
     mut events: broadcast::Receiver<Arc<CommandEvents>>,
 ) {
-    let mut mirror = mirror(&gateway).await;
+    let mut mirrors = Mirrors::new();
+    let mut pending = Vec::new();
     loop {
         match events.recv().await {
             Ok(batch) => {
                 if crate::api::Markets::is_changed_by(&batch.events) {
                     reload_markets(&gateway).await;
                 }
-                let Some((applied, index)) = mirror.as_mut() else {
-                    continue;
-                };
-                if batch.seq <= *applied {
-                    // Already in the copy.
-                    continue;
+                start_mirrors(&gateway, &mut pending, &mut mirrors, batch.seq);
+                if !mirrors.is_empty() {
+                    deliver(&gateway, &batch, &mut mirrors);
                 }
-                index.apply_events(&batch);
-                *applied = batch.seq;
-                deliver(&gateway, &batch, index);
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(
@@ -195,9 +305,13 @@ pub(crate) async fn route(
                     "user data router fell behind the event broadcast; cutting subscribers"
                 );
                 inc(&gateway.metrics.user_stream_lagged);
+                // Every seed queued so far belongs to a subscription registered before the cut
+                // below, which closes it.
+                pending.clear();
+                drop(gateway.user_streams.seeds.take());
                 gateway.user_streams.cut_all();
+                mirrors.clear();
                 reload_markets(&gateway).await;
-                mirror = self::mirror(&gateway).await;
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
