@@ -157,12 +157,12 @@ impl SymbolUnits {
 
     /// Formats a price in ticks as a Binance decimal string.
     pub fn format_price(&self, ticks: u64) -> String {
-        format_digits(&mul_digits(ticks, self.tick_size), self.quote_scale)
+        format_product(ticks, self.tick_size, self.quote_scale)
     }
 
     /// Formats a quantity in lots as a Binance decimal string.
     pub fn format_quantity(&self, lots: u64) -> String {
-        format_digits(&mul_digits(lots, self.lot_size), self.base_scale)
+        format_product(lots, self.lot_size, self.base_scale)
     }
 
     /// Formats an amount of the base asset in minimal units.
@@ -173,6 +173,14 @@ impl SymbolUnits {
     /// Formats an amount of the quote asset in minimal units.
     pub fn format_quote(&self, units: u128) -> String {
         format_units(units, self.quote_scale)
+    }
+}
+
+/// Formats `a * b` minimal units (a count of ticks or lots times their size) exactly.
+fn format_product(a: u64, b: u128, scale: u8) -> String {
+    match u128::from(a).checked_mul(b) {
+        Some(units) => format_units(units, scale),
+        None => format_digits(&mul_digits(a, b), scale),
     }
 }
 
@@ -224,7 +232,31 @@ pub fn parse_units(param: &str, text: &str, scale: u8) -> Result<u128, ApiError>
 /// Formats minimal units of an asset with `scale` decimals: at least 8 decimals, more only
 /// when the value needs them.
 pub fn format_units(units: u128, scale: u8) -> String {
-    format_digits(units.to_string().as_bytes(), scale)
+    // u128::MAX has 39 digits. Values that fit u64 (nearly all) skip u128 division.
+    let mut buf = [0u8; 39];
+    let mut start = buf.len();
+    match u64::try_from(units) {
+        Ok(mut n) => loop {
+            start -= 1;
+            buf[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        },
+        Err(_) => {
+            let mut n = units;
+            loop {
+                start -= 1;
+                buf[start] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    format_digits(&buf[start..], scale)
 }
 
 /// Decimal digits (most significant first) of `a * b`, exact for every input.
@@ -249,24 +281,29 @@ fn mul_digits(a: u64, b: u128) -> Vec<u8> {
     out
 }
 
-/// Places the decimal point `scale` digits from the right of the ASCII digit string and
-/// prints at least [`BINANCE_DECIMALS`] decimals.
+/// Places the decimal point `scale` digits from the right of the ASCII digit string (no
+/// leading zeros) and prints at least [`BINANCE_DECIMALS`] decimals.
 fn format_digits(digits: &[u8], scale: u8) -> String {
     let scale = usize::from(scale);
-    let mut padded = Vec::with_capacity(digits.len().max(scale + 1));
-    padded.resize((scale + 1).saturating_sub(digits.len()), b'0');
-    padded.extend_from_slice(digits);
-    let (int, frac) = padded.split_at(padded.len() - scale);
-    let mut frac = frac.to_vec();
     let min = usize::from(BINANCE_DECIMALS);
-    while frac.len() > min && frac.last() == Some(&b'0') {
-        frac.pop();
-    }
-    frac.resize(frac.len().max(min), b'0');
-    let mut out = String::with_capacity(int.len() + 1 + frac.len());
+    let (int, frac): (&[u8], &[u8]) = if digits.len() > scale {
+        digits.split_at(digits.len() - scale)
+    } else {
+        (b"0", digits)
+    };
+    let mut out = String::with_capacity(int.len() + 1 + scale.max(min));
     out.extend(int.iter().map(|&b| char::from(b)));
     out.push('.');
+    let frac_start = out.len();
+    // Zeros between the point and the digits when there are fewer digits than decimals.
+    out.extend(std::iter::repeat_n('0', scale - frac.len()));
     out.extend(frac.iter().map(|&b| char::from(b)));
+    while out.len() - frac_start > min && out.ends_with('0') {
+        out.pop();
+    }
+    while out.len() - frac_start < min {
+        out.push('0');
+    }
     out
 }
 
@@ -555,7 +592,34 @@ mod tests {
             )
     }
 
+    /// The formatting by plain integer arithmetic and `format!`, for comparison.
+    fn reference_format(units: u128, scale: u8) -> String {
+        let p = 10u128.pow(u32::from(scale));
+        let frac = format!("{:0width$}", units % p, width = usize::from(scale));
+        let trimmed = frac.trim_end_matches('0');
+        format!("{}.{:0<8}", units / p, trimmed)
+    }
+
     proptest! {
+        /// Formatting equals the reference for any amount and scale, and a product of ticks
+        /// or lots and their size formats the same by the fast path and the schoolbook one.
+        #[test]
+        fn formatting_matches_the_reference(
+            units in prop_oneof![any::<u64>().prop_map(u128::from), any::<u128>(), 0u128..1000],
+            scale in 0u8..=18,
+            a in any::<u64>(),
+            b in prop_oneof![1u128..=10u128.pow(19), any::<u128>()],
+        ) {
+            prop_assert_eq!(format_units(units, scale), reference_format(units, scale));
+            if let Some(product) = u128::from(a).checked_mul(b) {
+                prop_assert_eq!(
+                    format_product(a, b, scale),
+                    format_digits(&mul_digits(a, b), scale)
+                );
+                prop_assert_eq!(format_product(a, b, scale), reference_format(product, scale));
+            }
+        }
+
         #[test]
         fn price_and_quantity_round_trip(
             s in any_symbol(), ticks in 1u64..=10u64.pow(17), lots in 1u64..=10u64.pow(17)
