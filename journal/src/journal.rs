@@ -848,7 +848,10 @@ impl Writer {
         self.prealloc_pace = Arc::clone(&pace);
         let spawned = std::thread::Builder::new()
             .name("journal-prealloc".into())
-            .spawn(move || preallocate(&tmp, bytes, &pace));
+            .spawn(move || {
+                crate::background::lower_thread_priority();
+                preallocate(&tmp, bytes, &pace)
+            });
         // If no thread can be spawned, the roll preallocates synchronously instead.
         self.prealloc = spawned.ok();
     }

@@ -41,6 +41,7 @@
 //! from async code is fine as long as the bound is not hit routinely. Dropping the last `Journal` clone drains, syncs and joins the
 //! writer (a blocking operation).
 
+pub mod background;
 mod config;
 pub mod durable_file;
 mod error;

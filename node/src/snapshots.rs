@@ -137,6 +137,8 @@ impl Snapshotter {
         let thread = std::thread::Builder::new()
             .name("snapshotter".into())
             .spawn(move || {
+                // Encoding and writing a snapshot is background work: it takes idle CPU only.
+                journal::background::lower_thread_priority();
                 for job in rx {
                     let result = w.write(job);
                     w.busy.store(false, Ordering::Release);
