@@ -37,7 +37,7 @@ pub use error::NodeError;
 pub use genesis::{read_genesis, GENESIS_FILE};
 pub use metrics::{NodeMetrics, OrderOutcomes};
 pub use node::{Applied, DeferredWakes, Node, NodeHandle, ShutdownReport};
-pub use projection::{NoProjection, Projection};
+pub use projection::{Capture, Encode, NoProjection, Projection};
 
 use matcher::Event;
 

@@ -15,15 +15,24 @@ pub trait Projection: Send + 'static {
     /// could not be decoded, before any replay: rebuild what can be rebuilt from the engine.
     fn seed(&mut self, engine: &Engine);
 
-    /// The projection's state for a snapshot (may be empty), as a closure that the snapshot
-    /// thread runs: called on the matcher thread, `save` should only take a copy and leave the
-    /// encoding to the closure.
-    fn save(&self) -> Box<dyn FnOnce() -> Vec<u8> + Send>;
+    /// The projection's state for a snapshot (may be empty). Called on the matcher thread,
+    /// `save` should only take what it needs in O(1) or close to it (a copy of shared
+    /// pointers, say). The snapshot thread runs the returned [`Capture`] at once, at normal
+    /// priority: it copies the state out of anything still shared with the matcher thread
+    /// and returns the [`Encode`] step, which runs at the lowest priority.
+    fn save(&self) -> Capture;
 
     /// Restores the state saved by [`Projection::save`]. An error makes recovery fall back to
     /// [`Projection::seed`].
     fn load(&mut self, bytes: &[u8]) -> Result<(), String>;
 }
+
+/// Encodes a projection's captured state (on the snapshot thread, at the lowest priority).
+pub type Encode = Box<dyn FnOnce() -> Vec<u8> + Send>;
+
+/// Captures a projection's state for a snapshot (on the snapshot thread, at once, at normal
+/// priority) and returns its encoder. See [`Projection::save`].
+pub type Capture = Box<dyn FnOnce() -> Encode + Send>;
 
 /// A projection that keeps nothing.
 #[derive(Debug, Default, Clone, Copy)]
@@ -32,8 +41,8 @@ pub struct NoProjection;
 impl Projection for NoProjection {
     fn apply(&mut self, _batch: &CommandEvents) {}
     fn seed(&mut self, _engine: &Engine) {}
-    fn save(&self) -> Box<dyn FnOnce() -> Vec<u8> + Send> {
-        Box::new(Vec::new)
+    fn save(&self) -> Capture {
+        Box::new(|| Box::new(Vec::new))
     }
     fn load(&mut self, _bytes: &[u8]) -> Result<(), String> {
         Ok(())

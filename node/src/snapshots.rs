@@ -1,12 +1,16 @@
 //! Node snapshots: the engine's canonical snapshot plus the projection's bytes, written beside
 //! the commands journal (in its `snapshots/` directory, named by the last command applied) by
-//! a background thread, so the matcher thread only pays for copying its state.
+//! background threads, so the matcher thread only pays for taking its state (the engine's
+//! snapshot and the projection's shared pointers, tens of microseconds). The `snapshotter`
+//! thread, at normal priority, captures the projection's state at once (the shorter that takes,
+//! the less the matcher thread copies on writing what is still shared); the
+//! `snapshot-writer` thread, at nice 19, encodes and writes it in the machine's idle time.
 //!
 //! Bytes: `engine_len: u32 LE`, the engine snapshot (`matcher::codec::encode_snapshot`), then
 //! the projection's bytes (the rest). The journal's snapshot file adds the checksum.
 
 use crate::config::NodeConfig;
-use crate::projection::Projection;
+use crate::projection::{Capture, Encode, Projection};
 use crate::{Engine, NodeError};
 use journal::Journal;
 use matcher::{codec, Snapshot};
@@ -23,8 +27,16 @@ pub(crate) struct SnapshotJob {
     /// recovery from this snapshot never needs events older than it.
     pub last_event_seq: u64,
     engine: Snapshot,
-    /// Encodes the projection's copy (run by the snapshot thread).
-    projection: Box<dyn FnOnce() -> Vec<u8> + Send>,
+    /// Captures the projection's state (run first by the snapshot thread).
+    projection: Capture,
+}
+
+/// A snapshot whose projection state has been captured.
+struct Captured {
+    index: u64,
+    last_event_seq: u64,
+    engine: Snapshot,
+    projection: Encode,
 }
 
 impl std::fmt::Debug for SnapshotJob {
@@ -58,6 +70,25 @@ impl SnapshotJob {
         }
     }
 
+    /// Copies the projection's state out of what it shares with the matcher thread.
+    fn capture(self) -> Captured {
+        let started = std::time::Instant::now();
+        let projection = (self.projection)();
+        tracing::info!(
+            index = self.index,
+            capture_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "snapshot projection captured"
+        );
+        Captured {
+            index: self.index,
+            last_event_seq: self.last_event_seq,
+            engine: self.engine,
+            projection,
+        }
+    }
+}
+
+impl Captured {
     fn encode(self) -> Result<Vec<u8>, NodeError> {
         let mut engine = Vec::new();
         codec::encode_snapshot(&self.engine, &mut engine)?;
@@ -95,7 +126,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn write(&self, job: SnapshotJob) -> Result<(), NodeError> {
+    fn write(&self, job: Captured) -> Result<(), NodeError> {
         self.events.wait_durable_blocking(job.last_event_seq)?;
         let index = job.index;
         let bytes = job.encode()?;
@@ -111,9 +142,10 @@ impl Writer {
     }
 }
 
-/// The background snapshot writer (one job in flight at most).
+/// The background snapshot threads (one job in flight at most).
 pub(crate) struct Snapshotter {
     tx: Option<SyncSender<SnapshotJob>>,
+    capturer: Option<JoinHandle<()>>,
     thread: Option<JoinHandle<Result<(), NodeError>>>,
     writer: std::sync::Arc<Writer>,
 }
@@ -132,23 +164,41 @@ impl Snapshotter {
             dir: config.commands_dir(),
             busy: AtomicBool::new(false),
         });
-        let (tx, rx): (SyncSender<SnapshotJob>, Receiver<SnapshotJob>) = sync_channel(1);
+        let spawn_error = |e| NodeError::io("spawn snapshot thread", config.commands_dir(), e);
+        let (captured_tx, captured_rx): (SyncSender<Captured>, Receiver<Captured>) =
+            sync_channel(1);
         let w = std::sync::Arc::clone(&writer);
         let thread = std::thread::Builder::new()
-            .name("snapshotter".into())
+            .name("snapshot-writer".into())
             .spawn(move || {
                 // Encoding and writing a snapshot is background work: it takes idle CPU only.
                 journal::background::lower_thread_priority();
-                for job in rx {
+                for job in captured_rx {
                     let result = w.write(job);
                     w.busy.store(false, Ordering::Release);
                     result?;
                 }
                 Ok(())
             })
-            .map_err(|e| NodeError::io("spawn snapshot thread", config.commands_dir(), e))?;
+            .map_err(spawn_error)?;
+        let (tx, rx): (SyncSender<SnapshotJob>, Receiver<SnapshotJob>) = sync_channel(1);
+        let w = std::sync::Arc::clone(&writer);
+        let capturer = std::thread::Builder::new()
+            .name("snapshotter".into())
+            .spawn(move || {
+                for job in rx {
+                    if captured_tx.send(job.capture()).is_err() {
+                        // The writer stopped after an error. With this thread gone too, the
+                        // next `try_submit` finds the channel closed and reports it.
+                        w.busy.store(false, Ordering::Release);
+                        return;
+                    }
+                }
+            })
+            .map_err(spawn_error)?;
         Ok(Snapshotter {
             tx: Some(tx),
+            capturer: Some(capturer),
             thread: Some(thread),
             writer,
         })
@@ -180,13 +230,17 @@ impl Snapshotter {
     pub(crate) fn finish(mut self, last: Option<SnapshotJob>) -> Result<(), NodeError> {
         self.stop()?;
         match last {
-            Some(job) => self.writer.write(job),
+            Some(job) => self.writer.write(job.capture()),
             None => Ok(()),
         }
     }
 
     fn stop(&mut self) -> Result<(), NodeError> {
         self.tx.take();
+        if let Some(t) = self.capturer.take() {
+            t.join()
+                .map_err(|_| NodeError::Failed("the snapshot thread panicked".into()))?;
+        }
         match self.thread.take() {
             Some(t) => t
                 .join()

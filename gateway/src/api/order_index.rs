@@ -42,8 +42,10 @@ pub const DEFAULT_MAX_CLOSED: usize = 200_000;
 const SAVE_VERSION: u16 = 1;
 
 /// Slots per chunk of [`Slots`]: what the first write to a chunk copies while a snapshot (or
-/// another copy of the index) still holds it, about 37 KB.
-const CHUNK: usize = 128;
+/// another copy of the index) still holds it, about 4.7 KB. Small, because the writes during
+/// a snapshot's capture land all over the slots: with 128-slot chunks nearly every chunk was
+/// copied each time.
+const CHUNK: usize = 16;
 
 /// One order as the index knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
@@ -90,11 +92,11 @@ struct Entry {
 /// per-command [`OrderIndex::subset`]) allocates only what it holds.
 type Chunk = Vec<Option<Entry>>;
 
-/// The orders, in fixed slots grouped in shared chunks. Copying the index (for a snapshot or
-/// the user-data router's mirror) clones the chunk pointers, not the orders; the first later
-/// write to a chunk that a copy still holds copies that chunk alone. So the matcher thread
-/// never copies all orders in one go: a snapshot costs it a pointer per 128 slots, and the
-/// chunk copies are spread over the commands that follow.
+/// The orders, in fixed slots grouped in shared chunks. Copying the index (for a snapshot)
+/// clones the chunk pointers, not the orders; the first later write to a chunk that a copy
+/// still holds copies that chunk alone. So the matcher thread never copies all orders in one
+/// go: a snapshot costs it a pointer per [`CHUNK`] slots, and a few chunk copies while the
+/// snapshot thread reads the orders out.
 #[derive(Clone, Debug, Default)]
 struct Slots {
     /// Every chunk but the last is full.
@@ -161,7 +163,8 @@ impl Slots {
     }
 }
 
-/// The index. See the module docs.
+/// The index. See the module docs. A clone shares the orders until either side writes them
+/// (see [`Slots`]); the maps are copied.
 #[derive(Clone, Debug)]
 pub struct OrderIndex {
     slots: Slots,
@@ -193,24 +196,30 @@ struct Saved {
 impl Saved {
     /// The saved form of the orders in `chunks`: the maps and the eviction queue are read
     /// back from what each entry records.
-    fn collect(chunks: &[Arc<Chunk>], max_closed: usize) -> Saved {
+    fn collect<C>(chunks: impl IntoIterator<Item = C>, max_closed: usize) -> Saved
+    where
+        C: std::ops::Deref<Target = Chunk>,
+    {
         let mut saved = Saved {
             version: SAVE_VERSION,
             max_closed: max_closed as u64,
             ..Saved::default()
         };
         let mut closed = Vec::new();
-        for e in chunks.iter().flat_map(|c| c.iter()).flatten() {
-            saved.orders.push(e.order);
-            if e.owns_client_key {
-                let (account, symbol, client) = e.order.client_key();
-                saved
-                    .by_client
-                    .push((account, symbol, client, e.order.info.order_id));
+        for chunk in chunks {
+            for e in chunk.iter().flatten() {
+                saved.orders.push(e.order);
+                if e.owns_client_key {
+                    let (account, symbol, client) = e.order.client_key();
+                    saved
+                        .by_client
+                        .push((account, symbol, client, e.order.info.order_id));
+                }
+                if e.closed_seq != 0 {
+                    closed.push((e.closed_seq, e.order.info.order_id));
+                }
             }
-            if e.closed_seq != 0 {
-                closed.push((e.closed_seq, e.order.info.order_id));
-            }
+            // `chunk` goes here: a chunk the capture owned is released as soon as it is read.
         }
         closed.sort_unstable();
         saved.closed = closed.into_iter().map(|(_, id)| id).collect();
@@ -278,12 +287,6 @@ impl OrderIndex {
             }
         }
         index
-    }
-
-    /// A full working copy. The orders are shared until either side writes them (see
-    /// [`Slots`]); the maps are copied.
-    pub fn working_copy(&self) -> OrderIndex {
-        self.clone()
     }
 
     /// The orders of `account` that `batch` mentions, copied into a small index of their own:
@@ -687,7 +690,7 @@ impl OrderIndex {
 
     /// Encodes the index (see the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
-        Saved::collect(&self.slots.chunks, self.max_closed).sorted_bytes()
+        Saved::collect(self.slots.chunks.iter().map(|c| &**c), self.max_closed).sorted_bytes()
     }
 
     /// Decodes bytes written by [`OrderIndex::to_bytes`].
@@ -756,15 +759,16 @@ impl Projection for OrderIndex {
         self.seed_from_engine(engine);
     }
 
-    fn save(&self) -> Box<dyn FnOnce() -> Vec<u8> + Send> {
-        // On the matcher thread only the chunk pointers are copied; the snapshot thread reads
-        // the orders out of them (and lets them go as soon as it has), sorts and encodes.
+    fn save(&self) -> node::Capture {
+        // On the matcher thread only the chunk pointers are copied. The capture reads the
+        // orders out of them, letting each chunk go as soon as it is read (the matcher
+        // thread copies a chunk it writes only while the capture still holds it); the
+        // encoder sorts and encodes.
         let chunks = self.slots.chunks.clone();
         let max_closed = self.max_closed;
         Box::new(move || {
-            let saved = Saved::collect(&chunks, max_closed);
-            drop(chunks);
-            saved.sorted_bytes()
+            let saved = Saved::collect(chunks, max_closed);
+            Box::new(move || saved.sorted_bytes())
         })
     }
 
