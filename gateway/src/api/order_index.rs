@@ -158,6 +158,10 @@ impl Slots {
         self.chunks.iter().map(|c| c.len()).sum()
     }
 
+    fn entries_and_gaps(&self) -> impl Iterator<Item = &Option<Entry>> {
+        self.chunks.iter().flat_map(|c| c.iter())
+    }
+
     fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.chunks.iter().flat_map(|c| c.iter()).flatten()
     }
@@ -175,6 +179,38 @@ pub struct OrderIndex {
     /// The next `closed_seq` (starts at 1).
     next_closed_seq: u64,
     max_closed: usize,
+    /// The snapshot capture's buffer, kept between snapshots.
+    capture_buffer: CaptureBuffer,
+}
+
+/// The buffer a snapshot capture copies the slots into, handed back after encoding so the
+/// next capture writes into memory already mapped (tens of MB of fresh memory cost page
+/// faults and zeroing on every snapshot).
+#[derive(Clone, Default)]
+struct CaptureBuffer(Arc<std::sync::Mutex<Vec<Option<Entry>>>>);
+
+impl std::fmt::Debug for CaptureBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaptureBuffer")
+    }
+}
+
+impl CaptureBuffer {
+    fn take(&self) -> Vec<Option<Entry>> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    fn give_back(&self, buffer: Vec<Option<Entry>>) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = buffer;
+    }
 }
 
 impl Default for OrderIndex {
@@ -196,30 +232,27 @@ struct Saved {
 impl Saved {
     /// The saved form of the orders in `chunks`: the maps and the eviction queue are read
     /// back from what each entry records.
-    fn collect<C>(chunks: impl IntoIterator<Item = C>, max_closed: usize) -> Saved
-    where
-        C: std::ops::Deref<Target = Chunk>,
-    {
+    fn collect<'a>(
+        entries: impl IntoIterator<Item = &'a Option<Entry>>,
+        max_closed: usize,
+    ) -> Saved {
         let mut saved = Saved {
             version: SAVE_VERSION,
             max_closed: max_closed as u64,
             ..Saved::default()
         };
         let mut closed = Vec::new();
-        for chunk in chunks {
-            for e in chunk.iter().flatten() {
-                saved.orders.push(e.order);
-                if e.owns_client_key {
-                    let (account, symbol, client) = e.order.client_key();
-                    saved
-                        .by_client
-                        .push((account, symbol, client, e.order.info.order_id));
-                }
-                if e.closed_seq != 0 {
-                    closed.push((e.closed_seq, e.order.info.order_id));
-                }
+        for e in entries.into_iter().flatten() {
+            saved.orders.push(e.order);
+            if e.owns_client_key {
+                let (account, symbol, client) = e.order.client_key();
+                saved
+                    .by_client
+                    .push((account, symbol, client, e.order.info.order_id));
             }
-            // `chunk` goes here: a chunk the capture owned is released as soon as it is read.
+            if e.closed_seq != 0 {
+                closed.push((e.closed_seq, e.order.info.order_id));
+            }
         }
         closed.sort_unstable();
         saved.closed = closed.into_iter().map(|(_, id)| id).collect();
@@ -260,6 +293,7 @@ impl OrderIndex {
             closed: VecDeque::with_capacity(max_closed.min(1 << 22)),
             next_closed_seq: 1,
             max_closed,
+            capture_buffer: CaptureBuffer::default(),
         }
     }
 
@@ -272,6 +306,7 @@ impl OrderIndex {
             closed: VecDeque::new(),
             next_closed_seq: 1,
             max_closed,
+            capture_buffer: CaptureBuffer::default(),
         }
     }
 
@@ -690,7 +725,7 @@ impl OrderIndex {
 
     /// Encodes the index (see the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
-        Saved::collect(self.slots.chunks.iter().map(|c| &**c), self.max_closed).sorted_bytes()
+        Saved::collect(self.slots.entries_and_gaps(), self.max_closed).sorted_bytes()
     }
 
     /// Decodes bytes written by [`OrderIndex::to_bytes`].
@@ -760,15 +795,26 @@ impl Projection for OrderIndex {
     }
 
     fn save(&self) -> node::Capture {
-        // On the matcher thread only the chunk pointers are copied. The capture reads the
-        // orders out of them, letting each chunk go as soon as it is read (the matcher
-        // thread copies a chunk it writes only while the capture still holds it); the
-        // encoder sorts and encodes.
+        // On the matcher thread only the chunk pointers are copied. The capture copies the
+        // slots out as they are (one block copy per chunk, into the previous snapshot's
+        // buffer, so no fresh memory faults in), letting each chunk go as soon as it is read:
+        // the matcher thread copies a chunk it writes only while the capture still holds it.
+        // The encoder reads the saved form out of the copy, sorts and encodes at low priority.
         let chunks = self.slots.chunks.clone();
         let max_closed = self.max_closed;
+        let pool = self.capture_buffer.clone();
         Box::new(move || {
-            let saved = Saved::collect(chunks, max_closed);
-            Box::new(move || saved.sorted_bytes())
+            let mut slots = pool.take();
+            slots.clear();
+            slots.reserve(chunks.len() * CHUNK);
+            for chunk in chunks {
+                slots.extend_from_slice(&chunk);
+            }
+            Box::new(move || {
+                let bytes = Saved::collect(&slots, max_closed).sorted_bytes();
+                pool.give_back(slots);
+                bytes
+            })
         })
     }
 
