@@ -59,8 +59,9 @@ enum Cmd {
     },
     /// Raises the offered rate step by step (a fresh node for each step when the bench
     /// starts it) until a step misses the bar (p99 above --p99-limit-us, a failed request, a
-    /// lost connection, or less than 99% of the offered rate achieved); reports the highest
-    /// rate that met it.
+    /// lost connection, or less than 99% of the offered rate achieved), then narrows the gap
+    /// between the last rate met and the first missed (--refine); reports the highest rate
+    /// that met the bar.
     Sweep {
         #[command(flatten)]
         load: LoadArgs,
@@ -86,6 +87,11 @@ enum Cmd {
         /// CPU use can sink a run; 1 (the default) stops at the first miss.
         #[arg(long, default_value_t = 1)]
         attempts: u32,
+        /// After the first step that misses the bar, this many more steps halve the gap
+        /// between the best rate met and the lowest missed (rates rounded to 1,000/s), so
+        /// the best rate is known closer than the step list alone tells it.
+        #[arg(long, default_value_t = 2)]
+        refine: u32,
     },
     /// The same load against a trivial WebSocket echo server (started as a separate process,
     /// like the node): what this machine's loopback, WebSocket framing and this client reach
@@ -500,6 +506,14 @@ struct SweepPlan<'a> {
     secs: u64,
     p99_limit_us: u64,
     attempts: u32,
+    refine: u32,
+}
+
+/// The rate halfway between the best rate met (`low`, 0 if none) and the lowest missed
+/// (`high`), rounded down to 1,000/s; none when no such rate lies strictly between them.
+fn refine_rate(low: u64, high: u64) -> Option<u64> {
+    let mid = (low + (high.saturating_sub(low)) / 2) / 1_000 * 1_000;
+    (mid > low && mid < high).then_some(mid)
 }
 
 fn sweep(load: &LoadArgs, plan: SweepPlan<'_>) -> Result<()> {
@@ -513,7 +527,7 @@ fn sweep(load: &LoadArgs, plan: SweepPlan<'_>) -> Result<()> {
         println!("sweep: bar p99 <= {limit} us, no failures, >= 99% of the offered rate");
         println!("{ROW_HEADER}  verdict");
     }
-    for rate in sweep_rates(plan.rates, plan.max_rate) {
+    let step = |rate: u64, out: &mut SweepReport| -> Result<bool> {
         let mut met = false;
         for _ in 0..plan.attempts.max(1) {
             let report = load.run_once(Target::Exchange, rate, plan.secs)?;
@@ -531,10 +545,27 @@ fn sweep(load: &LoadArgs, plan: SweepPlan<'_>) -> Result<()> {
                 break;
             }
         }
-        if !met {
+        Ok(met)
+    };
+    let mut missed = None;
+    for rate in sweep_rates(plan.rates, plan.max_rate) {
+        if !step(rate, &mut out)? {
+            missed = Some(rate);
             break;
         }
         out.best_rate = Some(rate);
+    }
+    if let Some(mut high) = missed {
+        for _ in 0..plan.refine {
+            let Some(rate) = refine_rate(out.best_rate.unwrap_or(0), high) else {
+                break;
+            };
+            if step(rate, &mut out)? {
+                out.best_rate = Some(rate);
+            } else {
+                high = rate;
+            }
+        }
     }
     if load.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -611,6 +642,7 @@ fn main() -> ExitCode {
             step_duration,
             p99_limit_us,
             attempts,
+            refine,
         } => sweep(
             &load,
             SweepPlan {
@@ -619,6 +651,7 @@ fn main() -> ExitCode {
                 secs: step_duration,
                 p99_limit_us,
                 attempts,
+                refine,
             },
         ),
         Cmd::EchoServer { listen } => echo_server(listen),
@@ -635,6 +668,17 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refinement_halves_the_gap_in_whole_thousands() {
+        assert_eq!(refine_rate(50_000, 100_000), Some(75_000));
+        assert_eq!(refine_rate(75_000, 100_000), Some(87_000));
+        assert_eq!(refine_rate(50_000, 75_000), Some(62_000));
+        assert_eq!(refine_rate(0, 10_000), Some(5_000));
+        assert_eq!(refine_rate(9_000, 10_000), None);
+        assert_eq!(refine_rate(9_000, 11_000), Some(10_000));
+        assert_eq!(refine_rate(10_000, 10_000), None);
+    }
 
     #[test]
     fn sweep_rates_double_after_the_list() {
