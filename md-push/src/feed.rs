@@ -114,9 +114,10 @@ impl Feed {
         self.gaps
     }
 
-    /// Whether the feed is following the broadcast (caught up).
+    /// Whether the feed is following the broadcast (caught up: nothing replayed is still
+    /// waiting to be taken).
     pub fn is_live(&self) -> bool {
-        matches!(self.mode, Mode::Live)
+        matches!(self.mode, Mode::Live) && self.ready.is_empty()
     }
 
     /// The next batch; `None` once the node stopped and everything was read.

@@ -100,9 +100,14 @@ impl Hub {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut feed_open = true;
         loop {
+            // REST requests wait while the feed catches up (from the journal at start, or
+            // after a lag): answered from a partly replayed state, a valid symbol would be
+            // "invalid" and a book stale. Once the node stopped they are answered from the
+            // frozen state. (The guard is re-read at least every tick.)
+            let answering = !feed_open || feed.is_live();
             tokio::select! {
                 biased;
-                req = requests.recv() => match req {
+                req = requests.recv(), if answering => match req {
                     Some(r) => self.answer(r),
                     None => break,
                 },

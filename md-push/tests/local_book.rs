@@ -261,6 +261,37 @@ async fn md_push_started_late_catches_up_from_the_journal() {
     check(&x, clients, stop_tx).await;
 }
 
+/// REST answers wait for the catch-up: asked at once after a start over a long journal,
+/// they describe the state the node had when md-push started (no `-1121` for a symbol the
+/// journal has not reached yet, no stale book).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_answers_wait_for_the_catch_up() {
+    let mut x = Exchange::node_only().await;
+    let mut flow = Flow::new(29);
+    x.run_flow(&mut flow, 6000).await;
+    let last = x.last_event_seq().await;
+    x.start_md(MdPushConfig::default()).await;
+    let (depth, trades, klines) = tokio::join!(
+        http_get(x.addr(), "/api/v3/depth?symbol=BTCUSDT&limit=5"),
+        http_get(x.addr(), "/api/v3/trades?symbol=BTCUSDT&limit=5"),
+        http_get(
+            x.addr(),
+            "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=5"
+        ),
+    );
+    assert!(x.md().applied_seq() >= last);
+    assert_eq!(depth.0, 200, "{}", depth.1);
+    assert!(
+        depth.1["lastUpdateId"].as_u64().unwrap() >= last,
+        "stale book: {} < {last}",
+        depth.1["lastUpdateId"]
+    );
+    assert_eq!(trades.0, 200, "{}", trades.1);
+    assert_eq!(trades.1.as_array().unwrap().len(), 5, "{}", trades.1);
+    assert_eq!(klines.0, 200, "{}", klines.1);
+    assert!(!klines.1.as_array().unwrap().is_empty(), "{}", klines.1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lagging_broadcast_is_bridged_from_the_journal() {
     // A broadcast ring of one command: md-push falls behind it again and again and fills
