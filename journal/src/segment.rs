@@ -270,7 +270,12 @@ pub fn preallocate(path: &Path, bytes: u64, pace: &PreallocPace) -> Result<File,
 }
 
 /// Starts writeback of `[offset, offset + len)` and waits for it (no metadata commit).
-fn write_back(file: &File, path: &Path, offset: u64, len: u64) -> Result<(), JournalError> {
+pub(crate) fn write_back(
+    file: &File,
+    path: &Path,
+    offset: u64,
+    len: u64,
+) -> Result<(), JournalError> {
     let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
         | libc::SYNC_FILE_RANGE_WRITE
         | libc::SYNC_FILE_RANGE_WAIT_AFTER;
