@@ -806,7 +806,11 @@ impl Projection for OrderIndex {
         Box::new(move || {
             let mut slots = pool.take();
             slots.clear();
-            slots.reserve(chunks.len() * CHUNK);
+            let needed = chunks.len() * CHUNK;
+            if slots.capacity() < needed {
+                // Room to grow by half before the next snapshot needs fresh memory again.
+                slots = Vec::with_capacity(needed + needed / 2);
+            }
             for chunk in chunks {
                 slots.extend_from_slice(&chunk);
             }
