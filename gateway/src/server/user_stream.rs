@@ -77,7 +77,6 @@ struct Subscriber {
 pub(crate) struct Registry {
     by_account: Mutex<HashMap<AccountId, Vec<Subscriber>>>,
     next_id: AtomicU64,
-    count: AtomicU64,
     seeds: Arc<Seeds>,
 }
 
@@ -102,7 +101,6 @@ impl Registry {
                 out,
                 cut,
             });
-        self.count.fetch_add(1, Ordering::Relaxed);
         subscription
     }
 
@@ -113,10 +111,7 @@ impl Registry {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(subs) = map.get_mut(&account) {
-            let before = subs.len();
             subs.retain(|s| !(s.session == session && s.subscription == subscription));
-            let removed = (before - subs.len()) as u64;
-            self.count.fetch_sub(removed, Ordering::Relaxed);
             if subs.is_empty() {
                 map.remove(&account);
             }
@@ -141,7 +136,6 @@ impl Registry {
             for s in &subs {
                 s.cut.notify_one();
             }
-            self.count.fetch_sub(subs.len() as u64, Ordering::Relaxed);
         }
     }
 
@@ -155,7 +149,6 @@ impl Registry {
             s.cut.notify_one();
         }
         map.clear();
-        self.count.store(0, Ordering::Relaxed);
     }
 }
 
@@ -254,7 +247,6 @@ fn deliver(gateway: &Gateway, batch: &CommandEvents, mirrors: &mut Mirrors) {
                     // Full (a client that stopped reading) or closed: cut it off.
                     s.cut.notify_one();
                     inc(&gateway.metrics.slow_consumers_cut);
-                    registry.count.fetch_sub(1, Ordering::Relaxed);
                     return false;
                 }
                 inc(&gateway.metrics.pushes);
