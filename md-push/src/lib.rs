@@ -89,6 +89,10 @@ pub struct MdPushConfig {
     pub kline_close_grace: Duration,
     /// REST reads waiting for the hub before `-1003` busy.
     pub request_queue: usize,
+    /// How long a REST read waits for its answer before `-1001` (HTTP 503). The hub answers
+    /// only once its feed has caught up (after a start over a long journal, or after
+    /// falling behind the broadcast), so that it never answers from a partly replayed state.
+    pub rest_wait: Duration,
     /// How long a connection cut off as a slow consumer is given to take the error message
     /// and the close frame before its socket is dropped.
     pub goodbye_timeout: Duration,
@@ -108,6 +112,7 @@ impl Default for MdPushConfig {
             kline_history: 1000,
             kline_close_grace: Duration::from_millis(250),
             request_queue: 1024,
+            rest_wait: Duration::from_secs(5),
             goodbye_timeout: Duration::from_secs(5),
         }
     }

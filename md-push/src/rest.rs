@@ -60,8 +60,15 @@ async fn ask(
 ) -> Result<Value, RestError> {
     let (tx, rx) = oneshot::channel();
     md.hub.try_send(make(tx)).map_err(|_| RestError::busy())?;
-    rx.await
-        .map_err(|_| RestError::unavailable("Market data service stopped.".into()))?
+    match tokio::time::timeout(md.config.rest_wait, rx).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) => Err(RestError::unavailable(
+            "Market data service stopped.".into(),
+        )),
+        Err(_) => Err(RestError::unavailable(
+            "Market data is catching up with the exchange; retry later.".into(),
+        )),
+    }
 }
 
 /// `GET /api/v3/depth?symbol=&limit=` (default 100, at most 5000).

@@ -292,6 +292,40 @@ async fn rest_answers_wait_for_the_catch_up() {
     assert!(!klines.1.as_array().unwrap().is_empty(), "{}", klines.1);
 }
 
+/// A REST read that cannot be answered within `rest_wait` (the hub is still catching up)
+/// gets HTTP 503 `-1001` instead of hanging; once caught up, the same read is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_reads_during_a_long_catch_up_time_out_cleanly() {
+    let mut x = Exchange::node_only().await;
+    let mut flow = Flow::new(37);
+    x.run_flow(&mut flow, 6000).await;
+    x.start_md(MdPushConfig {
+        rest_wait: Duration::from_millis(10),
+        ..MdPushConfig::default()
+    })
+    .await;
+    let (status, body) = http_get(x.addr(), "/api/v3/depth?symbol=BTCUSDT&limit=5").await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (503, Some(-1001)),
+        "{body}"
+    );
+    // (The catch-up of these 6000 commands takes ~80 ms in a debug build.)
+    x.wait_md_caught_up().await;
+    // Caught up, the hub answers at once (well within 10 ms, unless the machine stalls: a
+    // few tries).
+    let mut answered = false;
+    for _ in 0..20 {
+        let (status, _) = http_get(x.addr(), "/api/v3/depth?symbol=BTCUSDT&limit=5").await;
+        if status == 200 {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(answered, "no answer after the catch-up");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lagging_broadcast_is_bridged_from_the_journal() {
     // A broadcast ring of one command: md-push falls behind it again and again and fills
