@@ -163,7 +163,7 @@ impl Slots {
     }
 
     fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.chunks.iter().flat_map(|c| c.iter()).flatten()
+        self.entries_and_gaps().flatten()
     }
 }
 
@@ -507,7 +507,9 @@ impl OrderIndex {
         let id = order.info.order_id;
         if let Some(old) = self.by_id.get(&id).copied() {
             // The matcher never reuses an id; should it, the old order goes entirely.
-            self.remove_slot(old);
+            if self.remove_slot(old).is_some_and(|e| e.closed_seq != 0) {
+                self.closed.retain(|s| *s != old);
+            }
         }
         let slot = self.slots.insert(Entry {
             order,
@@ -592,16 +594,13 @@ impl OrderIndex {
     }
 
     /// Removes the order in `slot` from the slots and both maps (not from `closed`).
-    fn remove_slot(&mut self, slot: usize) {
-        if let Some(e) = self.slots.remove(slot) {
-            self.by_id.remove(&e.order.info.order_id);
-            if e.owns_client_key {
-                self.by_client.remove(&e.order.client_key());
-            }
-            if e.closed_seq != 0 {
-                self.closed.retain(|s| *s != slot);
-            }
+    fn remove_slot(&mut self, slot: usize) -> Option<Entry> {
+        let e = self.slots.remove(slot)?;
+        self.by_id.remove(&e.order.info.order_id);
+        if e.owns_client_key {
+            self.by_client.remove(&e.order.client_key());
         }
+        Some(e)
     }
 
     fn evict(&mut self) {
@@ -609,12 +608,7 @@ impl OrderIndex {
             let Some(slot) = self.closed.pop_front() else {
                 break;
             };
-            if let Some(e) = self.slots.remove(slot) {
-                self.by_id.remove(&e.order.info.order_id);
-                if e.owns_client_key {
-                    self.by_client.remove(&e.order.client_key());
-                }
-            }
+            self.remove_slot(slot);
         }
     }
 
