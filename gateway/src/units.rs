@@ -157,12 +157,12 @@ impl SymbolUnits {
 
     /// Formats a price in ticks as a Binance decimal string.
     pub fn format_price(&self, ticks: u64) -> String {
-        format_product(ticks, self.tick_size, self.quote_scale)
+        self.price_text(ticks).into()
     }
 
     /// Formats a quantity in lots as a Binance decimal string.
     pub fn format_quantity(&self, lots: u64) -> String {
-        format_product(lots, self.lot_size, self.base_scale)
+        self.quantity_text(lots).into()
     }
 
     /// Formats an amount of the base asset in minimal units.
@@ -172,15 +172,145 @@ impl SymbolUnits {
 
     /// Formats an amount of the quote asset in minimal units.
     pub fn format_quote(&self, units: u128) -> String {
-        format_units(units, self.quote_scale)
+        self.quote_text(units).into()
+    }
+
+    /// [`format_price`](Self::format_price) without allocating.
+    pub fn price_text(&self, ticks: u64) -> DecimalText {
+        product_text(ticks, self.tick_size, self.quote_scale)
+    }
+
+    /// [`format_quantity`](Self::format_quantity) without allocating.
+    pub fn quantity_text(&self, lots: u64) -> DecimalText {
+        product_text(lots, self.lot_size, self.base_scale)
+    }
+
+    /// [`format_quote`](Self::format_quote) without allocating.
+    pub fn quote_text(&self, units: u128) -> DecimalText {
+        units_text(units, self.quote_scale)
+    }
+}
+
+/// A formatted decimal, held inline: the hot responses put several in each body, and a
+/// `String` apiece was an allocation and a free per field. Every value an asset of scale
+/// <= 18 can print fits the inline buffer (at most 59 integer digits, the point and 8
+/// decimals, or `0.` and 18 decimals); a longer text (only from a larger scale) is kept on
+/// the heap rather than cut.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DecimalText(TextRepr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum TextRepr {
+    Inline { len: u8, bytes: [u8; INLINE_TEXT] },
+    Heap(Box<str>),
+}
+
+/// Bytes of [`DecimalText`]'s inline buffer (see there).
+const INLINE_TEXT: usize = 72;
+
+impl DecimalText {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Only ASCII digits and '.' are ever written, so this never fails.
+            TextRepr::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            TextRepr::Heap(s) => s,
+        }
+    }
+
+    /// Places the decimal point `scale` digits from the right of the ASCII digit string
+    /// `digits` (no leading zeros) and prints at least [`BINANCE_DECIMALS`] decimals.
+    fn from_digits(digits: &[u8], scale: u8) -> DecimalText {
+        let scale = usize::from(scale);
+        let min = usize::from(BINANCE_DECIMALS);
+        let (int, frac): (&[u8], &[u8]) = if digits.len() > scale {
+            digits.split_at(digits.len() - scale)
+        } else {
+            (b"0", digits)
+        };
+        // The decimals are `lead` zeros, then `frac`; trailing zeros go, down to `min`
+        // decimals, and zeros are added up to `min`.
+        let lead = scale - frac.len();
+        let significant = frac.len() - frac.iter().rev().take_while(|&&d| d == b'0').count();
+        let frac = &frac[..significant];
+        let lead = if frac.is_empty() { 0 } else { lead };
+        let trail = min.saturating_sub(lead + frac.len());
+        let len = int.len() + 1 + lead + frac.len() + trail;
+        let mut bytes = [b'0'; INLINE_TEXT];
+        let out: &mut [u8] = if len <= INLINE_TEXT {
+            &mut bytes[..len]
+        } else {
+            return DecimalText(TextRepr::Heap(Self::heap(int, lead, frac, trail)));
+        };
+        out[..int.len()].copy_from_slice(int);
+        out[int.len()] = b'.';
+        let start = int.len() + 1 + lead;
+        out[start..start + frac.len()].copy_from_slice(frac);
+        // The lead and trail zeros are the buffer's initial zeros.
+        DecimalText(TextRepr::Inline {
+            len: u8::try_from(len).unwrap_or(0),
+            bytes,
+        })
+    }
+
+    fn heap(int: &[u8], lead: usize, frac: &[u8], trail: usize) -> Box<str> {
+        let mut s = String::with_capacity(int.len() + 1 + lead + frac.len() + trail);
+        s.extend(int.iter().map(|&b| char::from(b)));
+        s.push('.');
+        s.extend(std::iter::repeat_n('0', lead));
+        s.extend(frac.iter().map(|&b| char::from(b)));
+        s.extend(std::iter::repeat_n('0', trail));
+        s.into_boxed_str()
+    }
+}
+
+impl std::ops::Deref for DecimalText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for DecimalText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for DecimalText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl From<DecimalText> for String {
+    fn from(t: DecimalText) -> String {
+        match t.0 {
+            TextRepr::Heap(s) => s.into(),
+            TextRepr::Inline { .. } => t.as_str().to_owned(),
+        }
+    }
+}
+
+impl PartialEq<&str> for DecimalText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for DecimalText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
 /// Formats `a * b` minimal units (a count of ticks or lots times their size) exactly.
-fn format_product(a: u64, b: u128, scale: u8) -> String {
+fn product_text(a: u64, b: u128, scale: u8) -> DecimalText {
     match u128::from(a).checked_mul(b) {
-        Some(units) => format_units(units, scale),
-        None => format_digits(&mul_digits(a, b), scale),
+        Some(units) => units_text(units, scale),
+        None => DecimalText::from_digits(&mul_digits(a, b), scale),
     }
 }
 
@@ -232,6 +362,11 @@ pub fn parse_units(param: &str, text: &str, scale: u8) -> Result<u128, ApiError>
 /// Formats minimal units of an asset with `scale` decimals: at least 8 decimals, more only
 /// when the value needs them.
 pub fn format_units(units: u128, scale: u8) -> String {
+    units_text(units, scale).into()
+}
+
+/// [`format_units`] without allocating (for any scale up to 18).
+pub fn units_text(units: u128, scale: u8) -> DecimalText {
     // u128::MAX has 39 digits. Values that fit u64 (nearly all) skip u128 division.
     let mut buf = [0u8; 39];
     let mut start = buf.len();
@@ -256,7 +391,7 @@ pub fn format_units(units: u128, scale: u8) -> String {
             }
         }
     }
-    format_digits(&buf[start..], scale)
+    DecimalText::from_digits(&buf[start..], scale)
 }
 
 /// Decimal digits (most significant first) of `a * b`, exact for every input.
@@ -278,32 +413,6 @@ fn mul_digits(a: u64, b: u128) -> Vec<u8> {
         out.pop();
     }
     out.reverse();
-    out
-}
-
-/// Places the decimal point `scale` digits from the right of the ASCII digit string (no
-/// leading zeros) and prints at least [`BINANCE_DECIMALS`] decimals.
-fn format_digits(digits: &[u8], scale: u8) -> String {
-    let scale = usize::from(scale);
-    let min = usize::from(BINANCE_DECIMALS);
-    let (int, frac): (&[u8], &[u8]) = if digits.len() > scale {
-        digits.split_at(digits.len() - scale)
-    } else {
-        (b"0", digits)
-    };
-    let mut out = String::with_capacity(int.len() + 1 + scale.max(min));
-    out.extend(int.iter().map(|&b| char::from(b)));
-    out.push('.');
-    let frac_start = out.len();
-    // Zeros between the point and the digits when there are fewer digits than decimals.
-    out.extend(std::iter::repeat_n('0', scale - frac.len()));
-    out.extend(frac.iter().map(|&b| char::from(b)));
-    while out.len() - frac_start > min && out.ends_with('0') {
-        out.pop();
-    }
-    while out.len() - frac_start < min {
-        out.push('0');
-    }
     out
 }
 
@@ -609,14 +718,17 @@ mod tests {
             scale in 0u8..=18,
             a in any::<u64>(),
             b in prop_oneof![1u128..=10u128.pow(19), any::<u128>()],
+            wide_scale in 19u8..=38,
         ) {
             prop_assert_eq!(format_units(units, scale), reference_format(units, scale));
+            // Beyond the assets' scales the text may outgrow the inline buffer.
+            prop_assert_eq!(format_units(units, wide_scale), reference_format(units, wide_scale));
             if let Some(product) = u128::from(a).checked_mul(b) {
                 prop_assert_eq!(
-                    format_product(a, b, scale),
-                    format_digits(&mul_digits(a, b), scale)
+                    product_text(a, b, scale),
+                    DecimalText::from_digits(&mul_digits(a, b), scale)
                 );
-                prop_assert_eq!(format_product(a, b, scale), reference_format(product, scale));
+                prop_assert_eq!(String::from(product_text(a, b, scale)), reference_format(product, scale));
             }
         }
 

@@ -126,12 +126,12 @@ fn orig_qty(info: &OrderInfo, state: &OrderState) -> u64 {
 
 /// The `order.place` result for `newOrderRespType` (ACK / RESULT / FULL), or the matcher's
 /// reject as its Binance error.
-pub fn place_result(
+pub fn place_result<'m>(
     order: &NewOrder,
     account: AccountId,
     batch: &CommandEvents,
-    markets: &Markets,
-) -> Result<OrderBody, Failure> {
+    markets: &'m Markets,
+) -> Result<OrderBody<'m>, Failure> {
     for e in &batch.events {
         match &e.kind {
             EventKind::Rejected {
@@ -174,17 +174,17 @@ fn missing_outcome(method: &str, batch: &CommandEvents) -> Failure {
 }
 
 /// The ACK / RESULT / FULL object of an accepted order, traced through the batch.
-fn new_order_response(
-    market: &Market,
+fn new_order_response<'m>(
+    market: &'m Market,
     info: &OrderInfo,
     accepted: OrderState,
     resp_type: RespType,
     batch: &CommandEvents,
-) -> OrderBody {
+) -> OrderBody<'m> {
     let mut body = OrderBody {
-        symbol: market.name().to_string(),
+        symbol: market.name(),
         order_id: info.order_id.0,
-        client_order_id: info.client_order_id.as_str().to_string(),
+        client_order_id: info.client_order_id,
         transact_time: batch.ts_ms,
         result: None,
     };
@@ -198,20 +198,20 @@ fn new_order_response(
         fills
             .iter()
             .map(|f| FillBody {
-                price: u.format_price(f.price),
-                qty: u.format_quantity(f.qty),
-                commission: u.format_quote(f.commission),
-                commission_asset: market.quote.code.to_string(),
+                price: u.price_text(f.price),
+                qty: u.quantity_text(f.qty),
+                commission: u.quote_text(f.commission),
+                commission_asset: &market.quote.code,
                 trade_id: f.trade_id,
             })
             .collect()
     });
     body.result = Some(OrderResultBody {
-        price: u.format_price(limit_price(&info.order_type)),
-        orig_qty: u.format_quantity(orig_qty(info, &state)),
-        executed_qty: u.format_quantity(state.executed_qty),
-        orig_quote_order_qty: u.format_quote(orig_quote(&info.order_type)),
-        cummulative_quote_qty: u.format_quote(state.cum_quote),
+        price: u.price_text(limit_price(&info.order_type)),
+        orig_qty: u.quantity_text(orig_qty(info, &state)),
+        executed_qty: u.quantity_text(state.executed_qty),
+        orig_quote_order_qty: u.quote_text(orig_quote(&info.order_type)),
+        cummulative_quote_qty: u.quote_text(state.cum_quote),
         status: status_text(state.status),
         time_in_force: tif,
         order_type: type_text,
@@ -249,28 +249,28 @@ pub fn test_result(order: &NewOrder, compute_commission_rates: bool, markets: &M
 }
 
 /// The cancel object of an order (`order.cancel`, `cancelResponse`, `openOrders.cancelAll`).
-fn cancel_object(
-    market: &Market,
+fn cancel_object<'m>(
+    market: &'m Market,
     desc: &IndexedOrder,
     orig_client: &ClientOrderId,
     cancel_client: &ClientOrderId,
     state: &OrderState,
     ts: u64,
-) -> CancelBody {
+) -> CancelBody<'m> {
     let u = &market.units;
     let info = &desc.info;
     let (type_text, tif) = type_texts(&info.order_type);
     CancelBody {
-        symbol: market.name().to_string(),
-        orig_client_order_id: orig_client.as_str().to_string(),
+        symbol: market.name(),
+        orig_client_order_id: *orig_client,
         order_id: info.order_id.0,
-        client_order_id: cancel_client.as_str().to_string(),
+        client_order_id: *cancel_client,
         transact_time: ts,
-        price: u.format_price(limit_price(&info.order_type)),
-        orig_qty: u.format_quantity(desc.orig_qty),
-        executed_qty: u.format_quantity(state.executed_qty),
-        orig_quote_order_qty: u.format_quote(orig_quote(&info.order_type)),
-        cummulative_quote_qty: u.format_quote(state.cum_quote),
+        price: u.price_text(limit_price(&info.order_type)),
+        orig_qty: u.quantity_text(desc.orig_qty),
+        executed_qty: u.quantity_text(state.executed_qty),
+        orig_quote_order_qty: u.quote_text(orig_quote(&info.order_type)),
+        cummulative_quote_qty: u.quote_text(state.cum_quote),
         status: status_text(state.status),
         time_in_force: tif,
         order_type: type_text,
@@ -291,13 +291,13 @@ fn described(
 }
 
 /// The `order.cancel` result, or `-2011 "Unknown order sent."`.
-pub fn cancel_result(
+pub fn cancel_result<'m>(
     req: &CancelRequest,
     account: AccountId,
     batch: &CommandEvents,
-    markets: &Markets,
+    markets: &'m Markets,
     index: &OrderIndex,
-) -> Result<CancelBody, Failure> {
+) -> Result<CancelBody<'m>, Failure> {
     for e in &batch.events {
         match &e.kind {
             EventKind::Rejected {
@@ -325,13 +325,13 @@ pub fn cancel_result(
 
 /// The `openOrders.cancelAll` result: one cancel object per cancelled order (each with a
 /// generated `clientOrderId`), or `-2011 "Unknown order sent."` when none was open.
-pub fn cancel_all_result(
+pub fn cancel_all_result<'m>(
     account: AccountId,
     batch: &CommandEvents,
-    markets: &Markets,
+    markets: &'m Markets,
     index: &OrderIndex,
     ids: &mut ClientIdGen,
-) -> Result<Vec<CancelBody>, Failure> {
+) -> Result<Vec<CancelBody<'m>>, Failure> {
     let mut out = Vec::new();
     for e in &batch.events {
         match &e.kind {
@@ -362,13 +362,13 @@ pub fn cancel_all_result(
 }
 
 /// The `order.cancelReplace` result, or its `-2021` / `-2022` failure with `data`.
-pub fn cancel_replace_result(
+pub fn cancel_replace_result<'m>(
     req: &CancelReplaceRequest,
     account: AccountId,
     batch: &CommandEvents,
-    markets: &Markets,
+    markets: &'m Markets,
     index: &OrderIndex,
-) -> Result<CancelReplaceBody, Failure> {
+) -> Result<CancelReplaceBody<'m>, Failure> {
     let Some(cr) = batch.events.iter().find_map(|e| match &e.kind {
         EventKind::CancelReplaced(cr) if cr.account == account => Some(cr),
         _ => None,
@@ -466,7 +466,7 @@ fn failed_half<T>(reason: matcher::RejectReason) -> HalfBody<T> {
 }
 
 /// A failure's `data` as a JSON value (serializing plain strings and integers cannot fail).
-fn data_value(body: &CancelReplaceBody) -> Value {
+fn data_value(body: &CancelReplaceBody<'_>) -> Value {
     serde_json::to_value(body).unwrap_or(Value::Null)
 }
 

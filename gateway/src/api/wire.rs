@@ -4,38 +4,42 @@
 //! Building these as `serde_json::Value`s cost an ordered map (an allocation per key, a hash
 //! per insert) per object, and was the largest single cost of an order's round trip; a struct
 //! serializes its fields in declaration order with no map at all. Field order is Binance's.
+//! The bodies borrow names from the markets, hold client ids as the matcher's inline ids and
+//! decimals as inline [`DecimalText`]s, so building one allocates nothing but its fills.
 
+use crate::units::DecimalText;
+use matcher::ClientOrderId;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 /// One fill of a FULL `order.place` response.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FillBody {
+pub struct FillBody<'a> {
     /// Price.
-    pub price: String,
+    pub price: DecimalText,
     /// Quantity.
-    pub qty: String,
+    pub qty: DecimalText,
     /// Commission.
-    pub commission: String,
+    pub commission: DecimalText,
     /// Commission asset code.
-    pub commission_asset: String,
+    pub commission_asset: &'a str,
     /// Trade id.
     pub trade_id: u64,
 }
 
 /// The RESULT part of an order response (absent for ACK).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrderResultBody {
+pub struct OrderResultBody<'a> {
     /// Limit price (`0.00..` for market orders).
-    pub price: String,
+    pub price: DecimalText,
     /// Original quantity.
-    pub orig_qty: String,
+    pub orig_qty: DecimalText,
     /// Executed quantity.
-    pub executed_qty: String,
+    pub executed_qty: DecimalText,
     /// Original quote quantity (market orders by quote).
-    pub orig_quote_order_qty: String,
+    pub orig_quote_order_qty: DecimalText,
     /// Cumulative quote quantity.
-    pub cummulative_quote_qty: String,
+    pub cummulative_quote_qty: DecimalText,
     /// Status text.
     pub status: &'static str,
     /// Time in force text.
@@ -49,32 +53,32 @@ pub struct OrderResultBody {
     /// Self-trade prevention mode text.
     pub stp: &'static str,
     /// Fills (FULL only).
-    pub fills: Option<Vec<FillBody>>,
+    pub fills: Option<Vec<FillBody<'a>>>,
 }
 
 /// An `order.place` result (ACK, RESULT or FULL), also `newOrderResponse` of a
 /// cancel-replace.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrderBody {
+pub struct OrderBody<'a> {
     /// Symbol name.
-    pub symbol: String,
+    pub symbol: &'a str,
     /// Order id.
     pub order_id: u64,
     /// Client order id.
-    pub client_order_id: String,
+    pub client_order_id: ClientOrderId,
     /// Transaction time, ms.
     pub transact_time: u64,
     /// RESULT / FULL fields.
-    pub result: Option<OrderResultBody>,
+    pub result: Option<OrderResultBody<'a>>,
 }
 
-impl Serialize for OrderBody {
+impl Serialize for OrderBody<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_struct("OrderBody", 18)?;
-        m.serialize_field("symbol", &self.symbol)?;
+        m.serialize_field("symbol", self.symbol)?;
         m.serialize_field("orderId", &self.order_id)?;
         m.serialize_field("orderListId", &-1)?;
-        m.serialize_field("clientOrderId", &self.client_order_id)?;
+        m.serialize_field("clientOrderId", self.client_order_id.as_str())?;
         m.serialize_field("transactTime", &self.transact_time)?;
         if let Some(r) = &self.result {
             m.serialize_field("price", &r.price)?;
@@ -98,27 +102,27 @@ impl Serialize for OrderBody {
 
 /// The cancel object of an order (`order.cancel`, `cancelResponse`, `openOrders.cancelAll`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CancelBody {
+pub struct CancelBody<'a> {
     /// Symbol name.
-    pub symbol: String,
+    pub symbol: &'a str,
     /// The order's client id before the cancel.
-    pub orig_client_order_id: String,
+    pub orig_client_order_id: ClientOrderId,
     /// Order id.
     pub order_id: u64,
     /// The cancel request's client id.
-    pub client_order_id: String,
+    pub client_order_id: ClientOrderId,
     /// Transaction time, ms.
     pub transact_time: u64,
     /// Limit price.
-    pub price: String,
+    pub price: DecimalText,
     /// Original quantity.
-    pub orig_qty: String,
+    pub orig_qty: DecimalText,
     /// Executed quantity.
-    pub executed_qty: String,
+    pub executed_qty: DecimalText,
     /// Original quote quantity.
-    pub orig_quote_order_qty: String,
+    pub orig_quote_order_qty: DecimalText,
     /// Cumulative quote quantity.
-    pub cummulative_quote_qty: String,
+    pub cummulative_quote_qty: DecimalText,
     /// Status text.
     pub status: &'static str,
     /// Time in force text.
@@ -131,14 +135,14 @@ pub struct CancelBody {
     pub stp: &'static str,
 }
 
-impl Serialize for CancelBody {
+impl Serialize for CancelBody<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_struct("CancelBody", 16)?;
-        m.serialize_field("symbol", &self.symbol)?;
-        m.serialize_field("origClientOrderId", &self.orig_client_order_id)?;
+        m.serialize_field("symbol", self.symbol)?;
+        m.serialize_field("origClientOrderId", self.orig_client_order_id.as_str())?;
         m.serialize_field("orderId", &self.order_id)?;
         m.serialize_field("orderListId", &-1)?;
-        m.serialize_field("clientOrderId", &self.client_order_id)?;
+        m.serialize_field("clientOrderId", self.client_order_id.as_str())?;
         m.serialize_field("transactTime", &self.transact_time)?;
         m.serialize_field("price", &self.price)?;
         m.serialize_field("origQty", &self.orig_qty)?;
@@ -189,34 +193,49 @@ impl<T: Serialize> Serialize for HalfBody<T> {
 /// The `order.cancelReplace` result, and the `data` of its `-2021` / `-2022` failures.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CancelReplaceBody {
+pub struct CancelReplaceBody<'a> {
     /// `SUCCESS` or `FAILURE`.
     pub cancel_result: &'static str,
     /// `SUCCESS`, `FAILURE` or `NOT_ATTEMPTED`.
     pub new_order_result: &'static str,
     /// The cancel half.
-    pub cancel_response: HalfBody<CancelBody>,
+    pub cancel_response: HalfBody<CancelBody<'a>>,
     /// The new-order half.
-    pub new_order_response: HalfBody<OrderBody>,
+    pub new_order_response: HalfBody<OrderBody<'a>>,
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::units::units_text;
 
-    fn order(result: bool, fills: bool) -> OrderBody {
+    fn id(text: &str) -> ClientOrderId {
+        ClientOrderId::new(text).unwrap()
+    }
+
+    /// `units` with two decimals, as a price in a quote asset of scale 2 prints.
+    fn d2(units: u128) -> DecimalText {
+        units_text(units, 2)
+    }
+
+    /// `units` with five decimals.
+    fn d5(units: u128) -> DecimalText {
+        units_text(units, 5)
+    }
+
+    fn order(result: bool, fills: bool) -> OrderBody<'static> {
         OrderBody {
-            symbol: "BTCUSDT".into(),
+            symbol: "BTCUSDT",
             order_id: 12,
-            client_order_id: "c1".into(),
+            client_order_id: id("c1"),
             transact_time: 1_700_000_000_000,
             result: result.then(|| OrderResultBody {
-                price: "100.00".into(),
-                orig_qty: "0.50000".into(),
-                executed_qty: "0.20000".into(),
-                orig_quote_order_qty: "0.00".into(),
-                cummulative_quote_qty: "20.00".into(),
+                price: d2(10_000),
+                orig_qty: d5(50_000),
+                executed_qty: d5(20_000),
+                orig_quote_order_qty: d2(0),
+                cummulative_quote_qty: d2(2_000),
                 status: "PARTIALLY_FILLED",
                 time_in_force: "GTC",
                 order_type: "LIMIT",
@@ -225,10 +244,10 @@ mod tests {
                 stp: "NONE",
                 fills: fills.then(|| {
                     vec![FillBody {
-                        price: "100.00".into(),
-                        qty: "0.20000".into(),
-                        commission: "0.02".into(),
-                        commission_asset: "USDT".into(),
+                        price: d2(10_000),
+                        qty: d5(20_000),
+                        commission: d2(2),
+                        commission_asset: "USDT",
                         trade_id: 7,
                     }]
                 }),
@@ -236,18 +255,18 @@ mod tests {
         }
     }
 
-    fn cancel() -> CancelBody {
+    fn cancel() -> CancelBody<'static> {
         CancelBody {
-            symbol: "BTCUSDT".into(),
-            orig_client_order_id: "c1".into(),
+            symbol: "BTCUSDT",
+            orig_client_order_id: id("c1"),
             order_id: 12,
-            client_order_id: "x9".into(),
+            client_order_id: id("x9"),
             transact_time: 5,
-            price: "100.00".into(),
-            orig_qty: "0.50000".into(),
-            executed_qty: "0.00000".into(),
-            orig_quote_order_qty: "0.00".into(),
-            cummulative_quote_qty: "0.00".into(),
+            price: d2(10_000),
+            orig_qty: d5(50_000),
+            executed_qty: d5(0),
+            orig_quote_order_qty: d2(0),
+            cummulative_quote_qty: d2(0),
             status: "CANCELED",
             time_in_force: "GTC",
             order_type: "LIMIT",
@@ -260,8 +279,8 @@ mod tests {
     #[test]
     fn order_bodies_in_binance_member_order() {
         let ack = r#"{"symbol":"BTCUSDT","orderId":12,"orderListId":-1,"clientOrderId":"c1","transactTime":1700000000000"#;
-        let result = r#","price":"100.00","origQty":"0.50000","executedQty":"0.20000","origQuoteOrderQty":"0.00","cummulativeQuoteQty":"20.00","status":"PARTIALLY_FILLED","timeInForce":"GTC","type":"LIMIT","side":"BUY","workingTime":1700000000000,"selfTradePreventionMode":"NONE""#;
-        let fills = r#","fills":[{"price":"100.00","qty":"0.20000","commission":"0.02","commissionAsset":"USDT","tradeId":7}]"#;
+        let result = r#","price":"100.00000000","origQty":"0.50000000","executedQty":"0.20000000","origQuoteOrderQty":"0.00000000","cummulativeQuoteQty":"20.00000000","status":"PARTIALLY_FILLED","timeInForce":"GTC","type":"LIMIT","side":"BUY","workingTime":1700000000000,"selfTradePreventionMode":"NONE""#;
+        let fills = r#","fills":[{"price":"100.00000000","qty":"0.20000000","commission":"0.02000000","commissionAsset":"USDT","tradeId":7}]"#;
         assert_eq!(
             serde_json::to_string(&order(false, false)).unwrap(),
             format!("{ack}}}")
@@ -276,7 +295,7 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_string(&cancel()).unwrap(),
-            r#"{"symbol":"BTCUSDT","origClientOrderId":"c1","orderId":12,"orderListId":-1,"clientOrderId":"x9","transactTime":5,"price":"100.00","origQty":"0.50000","executedQty":"0.00000","origQuoteOrderQty":"0.00","cummulativeQuoteQty":"0.00","status":"CANCELED","timeInForce":"GTC","type":"LIMIT","side":"SELL","selfTradePreventionMode":"NONE"}"#
+            r#"{"symbol":"BTCUSDT","origClientOrderId":"c1","orderId":12,"orderListId":-1,"clientOrderId":"x9","transactTime":5,"price":"100.00000000","origQty":"0.50000000","executedQty":"0.00000000","origQuoteOrderQty":"0.00000000","cummulativeQuoteQty":"0.00000000","status":"CANCELED","timeInForce":"GTC","type":"LIMIT","side":"SELL","selfTradePreventionMode":"NONE"}"#
         );
     }
 

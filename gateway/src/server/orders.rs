@@ -81,6 +81,27 @@ fn take_order_limits(call: &mut Call<'_>, account: AccountId) -> Result<(), Fail
     }
 }
 
+/// What a success answer's text needs besides its result: the request's id and the rate
+/// limits to report.
+struct Answer {
+    id: Value,
+    limits: Vec<RateLimitStatus>,
+}
+
+impl Answer {
+    fn ok<B: serde::Serialize>(&self, result: B) -> String {
+        render_ok(&self.id, result, &self.limits)
+    }
+
+    /// The answer's text: the rendered success, or the failure (counted as an error).
+    fn finish(&self, gateway: &Gateway, outcome: Result<String, Failure>) -> String {
+        outcome.unwrap_or_else(|failure| {
+            inc(&gateway.metrics.errors);
+            render_error(&self.id, &failure, &self.limits)
+        })
+    }
+}
+
 fn parse(
     call: &mut Call<'_>,
     method: Method,
@@ -98,7 +119,7 @@ fn parse(
 /// (Binance's rule); that is checked against the order index first, and the command is
 /// journaled only if it holds. Such a request is therefore journaled after the check's round
 /// trip, possibly after requests this connection sent later.
-fn submit<B, F>(
+fn submit<F>(
     call: &mut Call<'_>,
     account: AccountId,
     check: Option<crate::api::orders::CancelRequest>,
@@ -106,19 +127,16 @@ fn submit<B, F>(
     render: F,
 ) -> Result<Reply, Failure>
 where
-    B: serde::Serialize,
-    F: FnOnce(&node::CommandEvents, &crate::api::OrderIndex) -> Result<B, Failure> + Send + 'static,
+    F: FnOnce(&node::CommandEvents, &crate::api::OrderIndex, &Answer) -> Result<String, Failure>
+        + Send
+        + 'static,
 {
-    let id = call.id.clone();
-    let limits = std::mem::take(&mut call.limits);
-    let gateway = Arc::clone(call.gateway);
-    let finish = move |gateway: &Gateway, outcome: Result<B, Failure>| match outcome {
-        Ok(result) => render_ok(&id, result, &limits),
-        Err(failure) => {
-            inc(&gateway.metrics.errors);
-            render_error(&id, &failure, &limits)
-        }
+    let answer = Answer {
+        id: call.id.clone(),
+        limits: std::mem::take(&mut call.limits),
     };
+    let gateway = Arc::clone(call.gateway);
+
     // On the matcher thread only the orders the answer describes are copied out; the
     // answer is rendered here, on the session's task.
     let enqueue = move |gateway: &Gateway| {
@@ -131,19 +149,20 @@ where
             .map_err(|e| node_failure(&e))
     };
     type Applied = Result<(Arc<node::CommandEvents>, crate::api::OrderIndex), NodeError>;
-    let await_reply = |rx: tokio::sync::oneshot::Receiver<Applied>| async move {
-        match rx.await {
-            Ok(Ok((events, subset))) => render(&events, &subset),
+    let await_reply = |rx: tokio::sync::oneshot::Receiver<Applied>, answer: Answer| async move {
+        let outcome = match rx.await {
+            Ok(Ok((events, subset))) => render(&events, &subset, &answer),
             Ok(Err(e)) => Err(node_failure(&e)),
             Err(_) => Err(node_failure(&NodeError::ShuttingDown)),
-        }
+        };
+        (outcome, answer)
     };
     let Some(check) = check.filter(|c| c.orig_client_order_id.is_some()) else {
         // The usual case: journaled now, in this connection's order.
         let rx = enqueue(&gateway)?;
         return Ok(Reply::Later(Box::pin(async move {
-            let outcome = await_reply(rx).await;
-            finish(&gateway, outcome)
+            let (outcome, answer) = await_reply(rx, answer).await;
+            answer.finish(&gateway, outcome)
         })));
     };
     Ok(Reply::Later(Box::pin(async move {
@@ -153,11 +172,11 @@ where
             .await
             .map_err(|e| node_failure(&e))
             .and_then(|r| r);
-        let outcome = match checked.and_then(|()| enqueue(&gateway)) {
-            Ok(rx) => await_reply(rx).await,
-            Err(f) => Err(f),
+        let (outcome, answer) = match checked.and_then(|()| enqueue(&gateway)) {
+            Ok(rx) => await_reply(rx, answer).await,
+            Err(f) => (Err(f), answer),
         };
-        finish(&gateway, outcome)
+        answer.finish(&gateway, outcome)
     })))
 }
 
@@ -253,9 +272,16 @@ pub(crate) fn cancel(
     let command = AccountRequest::Cancel(req).command(account);
     let markets = call.gateway.markets();
     let command = command.ok_or_else(Failure::unsupported_operation)?;
-    submit(call, account, Some(req), command, move |events, index| {
-        render::cancel_result(&req, account, events, &markets, index)
-    })
+    submit(
+        call,
+        account,
+        Some(req),
+        command,
+        move |events, index, answer| {
+            render::cancel_result(&req, account, events, &markets, index)
+                .map(|body| answer.ok(body))
+        },
+    )
 }
 
 /// `order.cancelReplace`.
@@ -278,7 +304,10 @@ pub(crate) fn cancel_replace(
         account,
         Some(req.cancel),
         command,
-        move |events, index| render::cancel_replace_result(&req, account, events, &markets, index),
+        move |events, index, answer| {
+            render::cancel_replace_result(&req, account, events, &markets, index)
+                .map(|body| answer.ok(body))
+        },
     )
 }
 
@@ -299,9 +328,16 @@ pub(crate) fn cancel_all(
     call.session
         .ids
         .skip(u64::from(call.gateway.max_open_orders) + 1);
-    submit(call, account, None, command, move |events, index| {
-        render::cancel_all_result(account, events, &markets, index, &mut ids)
-    })
+    submit(
+        call,
+        account,
+        None,
+        command,
+        move |events, index, answer| {
+            render::cancel_all_result(account, events, &markets, index, &mut ids)
+                .map(|body| answer.ok(body))
+        },
+    )
 }
 
 /// `order.status`.
