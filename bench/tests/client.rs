@@ -16,10 +16,7 @@ const SECRET: &str = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5
 
 fn config(key: &str, secret: &str) -> ClientConfig {
     ClientConfig {
-        credentials: Some(Credentials {
-            api_key: key.into(),
-            secret: secret.into(),
-        }),
+        credentials: Some(Credentials::new(key, secret)),
         ..ClientConfig::default()
     }
 }
@@ -238,14 +235,7 @@ async fn wrong_secret_unknown_key_and_stale_clock_are_rejected() {
         .unwrap();
     let mut params = Map::new();
     params.insert("timestamp".into(), json!(bench::client::now_ms()));
-    bench::client::sign_params(
-        &mut params,
-        &Credentials {
-            api_key: KEY.into(),
-            secret: SECRET.into(),
-        },
-    )
-    .unwrap();
+    bench::client::sign_params(&mut params, &Credentials::new(KEY, SECRET)).unwrap();
     params.insert("symbol".into(), json!("ETHUSDT"));
     assert_eq!(
         api_code(good.request("openOrders.status", params).await),
@@ -254,14 +244,7 @@ async fn wrong_secret_unknown_key_and_stale_clock_are_rejected() {
     // A timestamp outside recvWindow is -1021 even with a valid signature.
     let mut stale = Map::new();
     stale.insert("timestamp".into(), json!(bench::client::now_ms() - 10_000));
-    bench::client::sign_params(
-        &mut stale,
-        &Credentials {
-            api_key: KEY.into(),
-            secret: SECRET.into(),
-        },
-    )
-    .unwrap();
+    bench::client::sign_params(&mut stale, &Credentials::new(KEY, SECRET)).unwrap();
     assert_eq!(api_code(good.request("account.status", stale).await), -1021);
     // Fractions cannot be signed as sent.
     let mut bad = Map::new();
@@ -442,10 +425,7 @@ async fn connect_failure_is_an_error() {
 
 #[test]
 fn credentials_debug_hides_the_secret() {
-    let c = Credentials {
-        api_key: KEY.into(),
-        secret: SECRET.into(),
-    };
+    let c = Credentials::new(KEY, SECRET);
     let text = format!("{c:?}");
     assert!(!text.contains(SECRET) && !text.contains(KEY));
     assert!(text.contains("vmPUZE6m"));

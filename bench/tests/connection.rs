@@ -17,10 +17,7 @@ const SECRET: &str = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5
 
 fn config() -> ClientConfig {
     ClientConfig {
-        credentials: Some(Credentials {
-            api_key: KEY.into(),
-            secret: SECRET.into(),
-        }),
+        credentials: Some(Credentials::new(KEY, SECRET)),
         ..ClientConfig::default()
     }
 }
@@ -180,7 +177,7 @@ async fn after_logon_requests_carry_no_signature() {
     assert!(sent["timestamp"].is_u64());
     // A wrong secret is refused at logon.
     let mut wrong = config();
-    wrong.credentials.as_mut().unwrap().secret = "nope".into();
+    wrong.credentials = Some(Credentials::new(KEY, "nope"));
     let mut bad = Connection::<u64>::connect(&fake.url, wrong).await.unwrap();
     assert_eq!(bad.logon().await.unwrap_err().api_code(), Some(-1022));
     // Without credentials nothing is sent.

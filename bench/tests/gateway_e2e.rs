@@ -45,10 +45,10 @@ async fn client(ex: &Exchange, i: usize) -> Client {
     Client::connect_with(
         &ex.url,
         ClientConfig {
-            credentials: Some(Credentials {
-                api_key: ex.keys[i].api_key.clone(),
-                secret: ex.keys[i].secret.clone(),
-            }),
+            credentials: Some(Credentials::new(
+                ex.keys[i].api_key.clone(),
+                ex.keys[i].secret.clone(),
+            )),
             ..ClientConfig::default()
         },
     )

@@ -103,7 +103,7 @@ fn settlement_runs_inside_the_exchange_and_clearing_reads_it() {
         let query = |extra: &str| format!("symbol=BTCUSDT&limit=1000{extra}&timestamp={}", now_ms());
         let deadline = Instant::now() + Duration::from_secs(30);
         let trades = loop {
-            let (status, body) = http_get(port, &format!("/api/v3/myTrades?{}", signed(&query(""), &keys[0].secret)), &keys[0].api_key).await;
+            let (status, body) = http_get(port, &format!("/api/v3/myTrades?{}", signed(&query(""), keys[0].secret())), &keys[0].api_key).await;
             assert_eq!(status, 200, "{body}");
             let v: Value = serde_json::from_str(&body).unwrap();
             if v.as_array().unwrap().len() == 40 || Instant::now() > deadline {
@@ -114,16 +114,16 @@ fn settlement_runs_inside_the_exchange_and_clearing_reads_it() {
         // A bad signature, an unknown key, a missing symbol, an unknown symbol.
         let (status, body) = http_get(port, &format!("/api/v3/myTrades?{}&signature={}", query(""), "00".repeat(32)), &keys[0].api_key).await;
         assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap()["code"].as_i64()), (400, Some(-1022)), "{body}");
-        let (status, body) = http_get(port, &format!("/api/v3/myTrades?{}", signed(&query(""), &keys[0].secret)), "nokey").await;
+        let (status, body) = http_get(port, &format!("/api/v3/myTrades?{}", signed(&query(""), keys[0].secret())), "nokey").await;
         assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap()["code"].as_i64()), (401, Some(-2015)), "{body}");
         let q = format!("limit=10&timestamp={}", now_ms());
-        let (_, body) = http_get(port, &format!("/api/v3/myTrades?{}", signed(&q, &keys[0].secret)), &keys[0].api_key).await;
+        let (_, body) = http_get(port, &format!("/api/v3/myTrades?{}", signed(&q, keys[0].secret())), &keys[0].api_key).await;
         assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["code"].as_i64(), Some(-1102), "{body}");
         let q = format!("symbol=NOPE&timestamp={}", now_ms());
-        let (_, body) = http_get(port, &format!("/api/v3/myTrades?{}", signed(&q, &keys[0].secret)), &keys[0].api_key).await;
+        let (_, body) = http_get(port, &format!("/api/v3/myTrades?{}", signed(&q, keys[0].secret())), &keys[0].api_key).await;
         assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["code"].as_i64(), Some(-1121), "{body}");
         // The newest 5, from an id on.
-        let (_, body) = http_get(port, &format!("/api/v3/myTrades?{}", signed(&query("&limit=5").replace("limit=1000&", ""), &keys[0].secret)), &keys[0].api_key).await;
+        let (_, body) = http_get(port, &format!("/api/v3/myTrades?{}", signed(&query("&limit=5").replace("limit=1000&", ""), keys[0].secret())), &keys[0].api_key).await;
         assert_eq!(serde_json::from_str::<Value>(&body).unwrap().as_array().unwrap().len(), 5, "{body}");
         let (_, metrics) = http_get(port, "/metrics/settlement", "").await;
         assert!(metrics.contains("settlement_lag_events"), "{metrics}");

@@ -66,15 +66,37 @@ pub enum KeyStoreError {
 }
 
 /// An API secret. Its text is only reachable through [`Secret::expose`]; `Debug` redacts it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+#[derive(Clone)]
+pub struct Secret {
+    text: String,
+    /// The HMAC key, keyed once.
+    signer: crate::auth::Signer,
+}
 
 impl Secret {
+    fn new(text: String) -> Secret {
+        let signer = crate::auth::Signer::new(text.as_bytes());
+        Secret { text, signer }
+    }
+
     /// The secret's text (the HMAC key, as bytes of this ASCII string).
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.text
+    }
+
+    /// The secret as an HMAC-SHA256 key.
+    pub fn signer(&self) -> &crate::auth::Signer {
+        &self.signer
     }
 }
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -199,7 +221,7 @@ impl KeyStore {
             let entry = ApiKey {
                 api_key: k.api_key.clone(),
                 account: AccountId(k.account),
-                secret: Secret(k.secret),
+                secret: Secret::new(k.secret),
             };
             if store.keys.insert(k.api_key.clone(), entry).is_some() {
                 return Err(corrupt(format!("duplicate key {}", prefix(&k.api_key))));
@@ -220,7 +242,7 @@ impl KeyStore {
         let entry = ApiKey {
             api_key: api_key.clone(),
             account,
-            secret: Secret(random_token()?),
+            secret: Secret::new(random_token()?),
         };
         let mut next = self.keys.clone();
         next.insert(api_key.clone(), entry.clone());
@@ -282,7 +304,7 @@ impl KeyStore {
                 .map(|k| StoredKey {
                     api_key: k.api_key.clone(),
                     account: k.account.0,
-                    secret: k.secret.0.clone(),
+                    secret: k.secret.text.clone(),
                 })
                 .collect(),
         };

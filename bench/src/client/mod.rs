@@ -69,7 +69,31 @@ pub struct Credentials {
     /// The API key (sent as `apiKey`).
     pub api_key: String,
     /// The HMAC secret (never sent).
-    pub secret: String,
+    secret: String,
+    /// The secret, keyed once.
+    signer: gateway::auth::Signer,
+}
+
+impl Credentials {
+    /// The key `api_key` with its secret.
+    pub fn new(api_key: impl Into<String>, secret: impl Into<String>) -> Credentials {
+        let secret = secret.into();
+        Credentials {
+            api_key: api_key.into(),
+            signer: gateway::auth::Signer::new(secret.as_bytes()),
+            secret,
+        }
+    }
+
+    /// The HMAC secret's text.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// The secret as an HMAC-SHA256 key.
+    pub fn signer(&self) -> &gateway::auth::Signer {
+        &self.signer
+    }
 }
 
 impl fmt::Debug for Credentials {

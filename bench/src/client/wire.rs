@@ -205,7 +205,7 @@ fn push_signed_text(
 /// `payload` is scratch space (cleared first) so a caller can reuse its allocation.
 pub(crate) fn signature_of_sorted(
     params: &Params<'_>,
-    secret: &str,
+    signer: &gateway::auth::Signer,
     payload: &mut String,
 ) -> Result<String, ClientError> {
     payload.clear();
@@ -217,7 +217,7 @@ pub(crate) fn signature_of_sorted(
         payload.push('=');
         push_signed_text(payload, name, &value)?;
     }
-    Ok(gateway::auth::sign(secret.as_bytes(), payload))
+    Ok(signer.sign(payload))
 }
 
 /// Adds `apiKey` and `signature` to `params` (which already hold `timestamp`): the same
@@ -231,7 +231,7 @@ pub fn sign_params(
     let signature = {
         let mut typed = Params::from_map(params);
         typed.sort_by_name();
-        signature_of_sorted(&typed, &credentials.secret, &mut String::new())?
+        signature_of_sorted(&typed, credentials.signer(), &mut String::new())?
     };
     params.insert(
         gateway::auth::SIGNATURE_PARAM.into(),
@@ -269,7 +269,7 @@ pub(crate) fn encode_request<'a>(
         }
         params.sort_by_name();
         if let Some(credentials) = sign_with {
-            signature = Some(signature_of_sorted(&params, &credentials.secret, scratch)?);
+            signature = Some(signature_of_sorted(&params, credentials.signer(), scratch)?);
         }
     }
     out.push_str("{\"id\":");
@@ -395,10 +395,7 @@ mod tests {
 
     #[test]
     fn binance_worked_example_signs_and_encodes() {
-        let credentials = Credentials {
-            api_key: KEY.into(),
-            secret: SECRET.into(),
-        };
+        let credentials = Credentials::new(KEY, SECRET);
         let mut params = Params::new();
         for (name, value) in [
             ("symbol", "BTCUSDT"),
@@ -475,10 +472,7 @@ mod tests {
         .unwrap();
         assert_eq!(bare, r#"{"id":1,"method":"ping"}"#);
         // A fraction cannot be signed.
-        let credentials = Credentials {
-            api_key: KEY.into(),
-            secret: SECRET.into(),
-        };
+        let credentials = Credentials::new(KEY, SECRET);
         let err = encode_request(
             &mut String::new(),
             &mut String::new(),

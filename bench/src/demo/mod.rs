@@ -355,10 +355,7 @@ pub async fn run_with_stats(
         let mut conn = Connection::connect(
             &config.url,
             ClientConfig {
-                credentials: Some(Credentials {
-                    api_key: key.api_key.clone(),
-                    secret: key.secret.clone(),
-                }),
+                credentials: Some(Credentials::new(key.api_key.clone(), key.secret.clone())),
                 max_in_flight: config.max_in_flight,
                 request_timeout: config.request_timeout,
                 ..ClientConfig::default()

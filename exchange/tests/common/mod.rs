@@ -39,10 +39,7 @@ pub fn create_key(data: &Path, account: u64) -> Credentials {
             .trim()
             .to_string()
     };
-    Credentials {
-        api_key: field("apiKey"),
-        secret: field("secretKey"),
-    }
+    Credentials::new(field("apiKey"), field("secretKey"))
 }
 
 /// A GET over a raw socket (with `X-MBX-APIKEY` when `api_key` is not empty): the status and

@@ -311,16 +311,21 @@ fn authenticate(
                     .api_key
                     .clone()
                     .ok_or_else(|| mandatory("apiKey"))?;
-                let key = gateway.api_key(&api_key).ok_or(ApiError::RejectedApiKey)?;
-                auth::verify(key.secret.expose().as_bytes(), &security.payload, signature)?;
+                let (account, verified) = gateway
+                    .with_api_key(&api_key, |key| {
+                        let verified = key.secret.signer().verify(&security.payload, signature);
+                        (key.account, verified)
+                    })
+                    .ok_or(ApiError::RejectedApiKey)?;
+                verified?;
                 if logon {
                     call.session.logon = Some(Logon {
                         api_key,
-                        account: key.account,
+                        account,
                         since_ms: call.now_ms,
                     });
                 }
-                key.account
+                account
             }
             (None, Some(session)) if !logon => {
                 if let Some(k) = &security.api_key {

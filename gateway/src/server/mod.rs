@@ -198,17 +198,21 @@ impl Gateway {
         )
     }
 
-    /// The key `api_key`, reloading the store from disk (at most once a second) when it is
-    /// unknown.
-    pub(crate) fn api_key(&self, api_key: &str) -> Option<crate::keys::ApiKey> {
-        let read = |g: &RwLock<KeyStore>| {
-            g.read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(api_key)
-                .cloned()
+    /// `f` of the key `api_key` (under the store's read lock, so nothing is copied),
+    /// reloading the store from disk (at most once a second) when the key is unknown.
+    pub(crate) fn with_api_key<R>(
+        &self,
+        api_key: &str,
+        f: impl FnOnce(&crate::keys::ApiKey) -> R,
+    ) -> Option<R> {
+        let mut f = Some(f);
+        let mut read = |g: &RwLock<KeyStore>| {
+            let store = g.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let key = store.get(api_key)?;
+            f.take().map(|f| f(key))
         };
-        if let Some(k) = read(&self.keys) {
-            return Some(k);
+        if let Some(r) = read(&self.keys) {
+            return Some(r);
         }
         {
             let mut last = self
