@@ -25,10 +25,10 @@ pub struct NodeConfig {
     /// default: keeping the whole journal lets [`crate::replay`] recompute the state from the
     /// first command.
     pub retire_journal_segments: bool,
-    /// Capacity of the request queue in front of the sequencer; a submit that finds it full
+    /// Capacity of the request queue in front of the matcher thread; a submit that finds it full
     /// fails at once with [`crate::NodeError::Overloaded`].
     pub request_queue: usize,
-    /// Most requests the sequencer takes into one append.
+    /// Most requests sequenced into one append.
     pub max_batch: usize,
     /// Capacity (in commands) of the broadcast ring of events; a subscriber that falls further
     /// behind is told how many it missed (`RecvError::Lagged`).

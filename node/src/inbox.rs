@@ -1,11 +1,12 @@
-//! The sequencer's inbox: a bounded multi-producer queue whose wake-ups can be deferred.
+//! The matcher thread's inbox: a bounded multi-producer queue whose wake-ups can be
+//! deferred.
 //!
-//! The sequencer drains the queue far faster than requests arrive, so it is usually asleep,
-//! and with a plain channel every request paid a futex wake (a system call for the sender
-//! and a context switch for the sequencer). A producer that is about to queue several
-//! requests in one go (a gateway session with several frames already read) holds a
-//! [`DeferWakes`] guard: its pushes only queue, and the guard wakes the sequencer once when
-//! it is dropped. The guard cannot cross an `.await` (it is not `Send`), so a deferred wake
+//! Under load the matcher thread takes what waits here between batches without sleeping on
+//! the queue, so producers wake nobody. When it is idle it sleeps here, and with a plain
+//! channel every request paid a futex wake (a system call for the sender and a context
+//! switch for the consumer). A producer that is about to queue several requests in one go
+//! (a gateway session with several frames already read) holds a [`DeferWakes`] guard: its
+//! pushes only queue, and the guard wakes the consumer once when it is dropped. The guard cannot cross an `.await` (it is not `Send`), so a deferred wake
 //! is at most one synchronous stretch of code late, and it always happens (it is a `Drop`).
 //!
 //! Bounds: commands are refused with `Full` beyond the capacity; queries wait for room
@@ -150,6 +151,32 @@ impl<T> Inbox<T> {
     }
 
     /// Items queued.
+    /// Takes up to `max` items (at least one) without waiting; none when the queue is empty.
+    pub(crate) fn try_recv_batch(&self, max: usize, out: &mut Vec<T>) {
+        let mut st = self.lock();
+        if st.queue.is_empty() {
+            return;
+        }
+        let was_full = st.queue.len() >= self.capacity;
+        let n = st.queue.len().min(max.max(1));
+        out.extend(st.queue.drain(..n));
+        drop(st);
+        if was_full {
+            self.room.notify_waiters();
+        }
+    }
+
+    /// Closes the inbox and hands back what was still queued (the consumer has stopped: the
+    /// caller drops the items, so whoever waits for them learns it now).
+    pub(crate) fn close_and_drain(&self) -> Vec<T> {
+        let mut st = self.lock();
+        st.closed = true;
+        let left = st.queue.drain(..).collect();
+        drop(st);
+        self.room.notify_waiters();
+        left
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.lock().queue.len()
     }

@@ -49,7 +49,7 @@ const CANCEL_REASONS: [(CancelReason, &str); 12] = [
     (CancelReason::StpDecrement, "stp_decrement"),
 ];
 
-/// Live counters, updated by the sequencer and matcher threads.
+/// Live counters, updated by the matcher thread and the handles.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub commands: Counter,
@@ -144,7 +144,7 @@ pub struct NodeMetrics {
     pub batch_buckets: Vec<u64>,
     /// Requests taken by the sequencer.
     pub batched_requests: u64,
-    /// Requests waiting for the sequencer.
+    /// Requests waiting to be sequenced.
     pub request_queue_depth: usize,
     /// Batches waiting for the matcher thread.
     pub matcher_queue_depth: u64,
@@ -287,12 +287,12 @@ impl NodeMetrics {
         };
         gauge(
             "exchange_request_queue_depth",
-            "Requests waiting for the sequencer.",
+            "Requests waiting to be sequenced.",
             self.request_queue_depth as u64,
         );
         gauge(
             "exchange_matcher_queue_depth",
-            "Sequenced batches waiting for the matcher thread.",
+            "Journaled batches waiting to be applied.",
             self.matcher_queue_depth,
         );
         gauge(

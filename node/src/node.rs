@@ -6,7 +6,6 @@ use crate::inbox::{Inbox, PushError};
 use crate::matcher_thread::{self, MatcherReport};
 use crate::metrics::{Counters, NodeMetrics};
 use crate::projection::Projection;
-use crate::sequencer;
 use crate::{CommandEvents, Engine};
 use journal::Journal;
 use matcher::Command;
@@ -22,11 +21,11 @@ pub(crate) type QueryFn<P> = Box<dyn FnOnce(&Engine, &P) + Send>;
 /// projection right after it (nothing else applied in between), or why it was not applied.
 pub type Applied<'a, P> = Result<(Arc<CommandEvents>, &'a Engine, &'a P), NodeError>;
 
-/// The reply to a submitted command: called once on the matcher thread (or on the sequencer
-/// thread for a command that could not be journaled). Dropped uncalled when the node stops.
+/// The reply to a submitted command: called once on the matcher thread. Dropped uncalled
+/// when the node stops.
 pub(crate) type Reply<P> = Box<dyn for<'a> FnOnce(Applied<'a, P>) + Send>;
 
-/// What goes into the sequencer.
+/// What goes into the matcher thread's inbox.
 pub(crate) enum Request<P> {
     /// Journal and apply a command.
     Command {
@@ -77,7 +76,8 @@ impl Shared {
     }
 }
 
-/// The sending side of the sequencer's inbox: the inbox closes when the last handle drops.
+/// The sending side of the matcher thread's inbox: the inbox closes when the last handle
+/// drops.
 struct Sender<P> {
     inbox: Arc<Inbox<Request<P>>>,
 }
@@ -97,9 +97,9 @@ pub struct NodeHandle<P: Projection> {
 }
 
 /// While alive, commands and queries this thread submits through the node's handles are
-/// queued without waking the sequencer; it is woken once when the guard drops. See
+/// queued without waking the matcher thread; it is woken once when the guard drops. See
 /// [`NodeHandle::defer_wakes`].
-#[must_use = "the sequencer is woken when the guard drops"]
+#[must_use = "the matcher thread is woken when the guard drops"]
 pub struct DeferredWakes<'a, P: Projection> {
     _guard: crate::inbox::DeferWakes<'a, Request<P>>,
 }
@@ -176,6 +176,12 @@ impl<P: Projection> NodeHandle<P> {
         Ok(rx)
     }
 
+    /// The inbox itself, for tests that must queue what a handle would refuse.
+    #[cfg(test)]
+    pub(crate) fn inbox(&self) -> Arc<Inbox<Request<P>>> {
+        Arc::clone(&self.tx.inbox)
+    }
+
     fn try_send(&self, request: Request<P>) -> Result<(), NodeError> {
         if !self.shared.accepting.load(Ordering::Acquire) {
             return Err(self.shared.closed_error());
@@ -190,7 +196,7 @@ impl<P: Projection> NodeHandle<P> {
         }
     }
 
-    /// Defers waking the sequencer for what this thread submits until the returned guard
+    /// Defers waking the matcher thread for what this thread submits until the returned guard
     /// drops: a caller about to submit several requests in one go (a session with several
     /// frames already read) pays one wake-up instead of one per request. The guard is not
     /// `Send`, so it cannot be held across an `.await`; order and bounds are unchanged.
@@ -282,7 +288,6 @@ pub struct ShutdownReport {
 /// A running node: its threads and a handle.
 pub struct Node<P: Projection> {
     handle: NodeHandle<P>,
-    sequencer: Option<JoinHandle<()>>,
     matcher: Option<JoinHandle<Result<MatcherReport, NodeError>>>,
 }
 
@@ -295,8 +300,8 @@ impl<P: Projection> std::fmt::Debug for Node<P> {
 }
 
 impl<P: Projection> Node<P> {
-    /// Recovers the state from `config.data_dir` (or creates it) and starts the sequencer and
-    /// matcher threads. Blocking: call it before entering the async runtime or from
+    /// Recovers the state from `config.data_dir` (or creates it) and starts the matcher
+    /// thread. Blocking: call it before entering the async runtime or from
     /// `spawn_blocking`.
     pub fn start(config: NodeConfig, projection: P) -> Result<Node<P>, NodeError> {
         let recovered = crate::genesis::recover(&config, projection)?;
@@ -322,23 +327,14 @@ impl<P: Projection> Node<P> {
             replayed,
             "node recovered"
         );
-        let (work_tx, work_rx) = std::sync::mpsc::sync_channel(1024);
-        let seq_shared = Arc::clone(&shared);
-        let max_batch = config.max_batch.max(1);
-        let sequencer = std::thread::Builder::new()
-            .name("sequencer".into())
-            .spawn({
-                let inbox = Arc::clone(&inbox);
-                move || sequencer::run(&inbox, work_tx, seq_shared, max_batch)
-            })
-            .map_err(|e| NodeError::io("spawn sequencer thread", &config.data_dir, e))?;
+        let m_inbox = Arc::clone(&inbox);
         let m_shared = Arc::clone(&shared);
         let m_fanout = fanout.clone();
         let m_config = config.clone();
         let matcher = std::thread::Builder::new()
             .name("matcher".into())
             .spawn(move || {
-                matcher_thread::run(m_config, engine, projection, work_rx, m_shared, m_fanout)
+                matcher_thread::run(m_config, engine, projection, m_inbox, m_shared, m_fanout)
             })
             .map_err(|e| NodeError::io("spawn matcher thread", &config.data_dir, e))?;
         let node = Node {
@@ -347,7 +343,6 @@ impl<P: Projection> Node<P> {
                 fanout,
                 shared,
             },
-            sequencer: Some(sequencer),
             matcher: Some(matcher),
         };
         if !config.genesis.is_empty() && node.handle.shared.commands.next_index() == 1 {
@@ -377,13 +372,6 @@ impl<P: Projection> Node<P> {
     }
 
     fn join(&mut self) -> Result<ShutdownReport, NodeError> {
-        if let Some(s) = self.sequencer.take() {
-            if s.join().is_err() {
-                self.handle
-                    .shared
-                    .fail("the sequencer thread panicked".into());
-            }
-        }
         let report = match self.matcher.take() {
             Some(m) => match m.join() {
                 Ok(r) => r?,
