@@ -10,7 +10,7 @@
 //! is at most one synchronous stretch of code late, and it always happens (it is a `Drop`).
 //!
 //! Bounds: commands are refused with `Full` beyond the capacity; queries wait for room
-//! ([`Inbox::push_waiting`]); only the one stop marker is admitted beyond it.
+//! ([`Inbox::room`]); only the one stop marker goes in beyond it.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -98,22 +98,14 @@ impl<T> Inbox<T> {
         Ok(())
     }
 
-    /// Queues `item` within the bound, waiting for room while the queue is full.
-    pub(crate) async fn push_waiting(&self, mut item: T) -> Result<(), PushError> {
-        loop {
-            // Registered before the check, so room made in between is not missed.
-            let room = self.room.notified();
-            tokio::pin!(room);
-            room.as_mut().enable();
-            match self.push(item, true) {
-                Ok(()) => return Ok(()),
-                Err((back, PushError::Full)) => {
-                    item = back;
-                    room.await;
-                }
-                Err((_, PushError::Closed)) => return Err(PushError::Closed),
-            }
-        }
+    /// Whether a bounded push would find room now.
+    pub(crate) fn has_room(&self) -> bool {
+        self.lock().queue.len() < self.capacity
+    }
+
+    /// Notified when the consumer takes items from a full queue (or the inbox closes).
+    pub(crate) fn room(&self) -> &tokio::sync::Notify {
+        &self.room
     }
 
     /// Wakes the consumer if it sleeps while items wait.
@@ -151,21 +143,6 @@ impl<T> Inbox<T> {
     }
 
     /// Items queued.
-    /// Takes up to `max` items (at least one) without waiting; none when the queue is empty.
-    pub(crate) fn try_recv_batch(&self, max: usize, out: &mut Vec<T>) {
-        let mut st = self.lock();
-        if st.queue.is_empty() {
-            return;
-        }
-        let was_full = st.queue.len() >= self.capacity;
-        let n = st.queue.len().min(max.max(1));
-        out.extend(st.queue.drain(..n));
-        drop(st);
-        if was_full {
-            self.room.notify_waiters();
-        }
-    }
-
     /// Closes the inbox and hands back what was still queued (the consumer has stopped: the
     /// caller drops the items, so whoever waits for them learns it now).
     pub(crate) fn close_and_drain(&self) -> Vec<T> {
@@ -238,24 +215,32 @@ mod tests {
         assert!(!inbox.recv_batch(10, &mut out));
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_waiting_push_goes_in_once_the_consumer_makes_room() {
-        let inbox = Arc::new(Inbox::new(1));
+    #[test]
+    fn room_is_signalled_when_a_full_queue_is_drained_and_on_close() {
+        let inbox = Inbox::new(1);
         inbox.push(1, true).unwrap();
-        let waiting = tokio::spawn({
-            let inbox = Arc::clone(&inbox);
-            async move { inbox.push_waiting(2).await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished());
-        assert_eq!(inbox.len(), 1);
+        assert!(!inbox.has_room());
+        let room = inbox.room().notified();
+        tokio::pin!(room);
+        room.as_mut().enable();
         let mut out = Vec::new();
         assert!(inbox.recv_batch(8, &mut out));
-        waiting.await.unwrap().unwrap();
-        assert!(inbox.recv_batch(8, &mut out));
-        assert_eq!(out, vec![1, 2]);
-        inbox.close();
-        assert_eq!(inbox.push_waiting(3).await, Err(PushError::Closed));
+        assert!(inbox.has_room());
+        assert!(futures_ready(room.as_mut()));
+        inbox.push(2, true).unwrap();
+        let closed = inbox.room().notified();
+        tokio::pin!(closed);
+        closed.as_mut().enable();
+        assert_eq!(inbox.close_and_drain(), vec![2]);
+        assert!(futures_ready(closed.as_mut()));
+        assert_eq!(inbox.push(3, false).unwrap_err(), (3, PushError::Closed));
+    }
+
+    /// Whether a future is ready on its first poll.
+    fn futures_ready<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> bool {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        f.poll(&mut cx).is_ready()
     }
 
     #[test]

@@ -2,12 +2,12 @@
 //! with no JSON and no sockets (those belong to the gateway and md-push).
 //!
 //! ```text
-//! submit(Command) --bounded inbox--> matcher thread, a batch at a time:
-//!     1. sequence what waits in the inbox: stamp seq + time, append to the commands journal
-//!        (group commit by the journal's writer thread, which syncs it from here on)
-//!     2. apply the batch journaled before it: wait until durable, Engine::apply, update the
-//!        projection, append events to the events journal, reply to the submitter,
-//!        broadcast the command's events (bounded ring)
+//! submit(Command): under the sequencer's lock, on the submitting thread: stamp seq + time,
+//!                  append to the commands journal (group commit by the journal's writer
+//!                  thread), queue for the matcher (bounded inbox, in sequence order)
+//!   --> matcher thread, a batch at a time: wait until durable, Engine::apply, update the
+//!       projection, append events to the events journal, reply to the submitter,
+//!       broadcast the command's events (bounded ring)
 //! ```
 //!
 //! * [`Node::start`] recovers: newest valid snapshot, then the commands journal after it (the

@@ -1,17 +1,15 @@
-//! The matcher thread: sequences and journals the requests from the inbox, applies durable
-//! commands in order, keeps the projection, writes the events journal, replies and
-//! broadcasts.
+//! The matcher thread: takes journaled requests from the inbox in order, applies durable
+//! commands, keeps the projection, writes the events journal, replies and broadcasts.
 
 use crate::config::NodeConfig;
 use crate::inbox::Inbox;
-use crate::node::{Request, Shared};
+use crate::node::Shared;
 use crate::projection::Projection;
-use crate::sequencer::{Sequencer, Work};
+use crate::sequencer::Work;
 use crate::snapshots::{SnapshotJob, Snapshotter};
 use crate::{CommandEvents, Engine, NodeError};
 use journal::{Journal, RecordKind};
 use matcher::codec;
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -84,7 +82,7 @@ pub(crate) fn run<P: Projection>(
     config: NodeConfig,
     mut engine: Engine,
     mut projection: P,
-    inbox: Arc<Inbox<Request<P>>>,
+    inbox: Arc<Inbox<Work<P>>>,
     shared: Arc<Shared>,
     fanout: broadcast::Sender<Arc<CommandEvents>>,
 ) -> Result<MatcherReport, NodeError> {
@@ -141,17 +139,12 @@ fn main_loop<P: Projection>(
     config: &NodeConfig,
     engine: &mut Engine,
     projection: &mut P,
-    inbox: &Inbox<Request<P>>,
+    inbox: &Inbox<Work<P>>,
     shared: &Shared,
     fanout: &broadcast::Sender<Arc<CommandEvents>>,
     snapshotter: &Snapshotter,
 ) -> Result<(), NodeError> {
     let max_batch = config.max_batch.max(1);
-    let mut sequencer = Sequencer::default();
-    let mut requests = Vec::with_capacity(64);
-    // Journaled batches not yet applied, oldest first (at most two).
-    let mut journaled: VecDeque<Vec<Work<P>>> = VecDeque::with_capacity(2);
-    let mut stopping = false;
     let mut applier = Applier {
         out: Vec::with_capacity(64),
         payloads: Vec::new(),
@@ -159,37 +152,11 @@ fn main_loop<P: Projection>(
         since_snapshot: 0,
     };
     loop {
-        // Journal what waits before applying what was journaled last, so the writer syncs
-        // the new batch while this thread applies the previous one. Sleep on the inbox only
-        // with nothing journaled; nothing is taken behind a stop.
-        let mut fresh = false;
-        if !stopping {
-            if journaled.is_empty() {
-                if !inbox.recv_batch(max_batch, &mut requests) {
-                    return Ok(());
-                }
-            } else {
-                inbox.try_recv_batch(max_batch, &mut requests);
-            }
-            if !requests.is_empty() {
-                shared.counters.record_batch(requests.len());
-                let batch = sequencer.sequence(std::mem::take(&mut requests), shared)?;
-                stopping = batch.stop;
-                shared.counters.matcher_queue_push();
-                journaled.push_back(batch.work);
-                fresh = true;
-            }
-        }
-        // A batch journaled just now waits for one more look at the inbox (what arrived
-        // meanwhile joins the writer's next sync), unless it is all there is to do.
-        if fresh && journaled.len() == 1 && !stopping && inbox.len() > 0 {
-            continue;
-        }
-        let Some(batch) = journaled.pop_front() else {
-            // Only behind a stop, which ends the loop when applied; nothing else is coming.
+        let mut batch = Vec::with_capacity(64);
+        if !inbox.recv_batch(max_batch, &mut batch) {
             return Ok(());
-        };
-        shared.counters.matcher_queue_pop();
+        }
+        shared.counters.record_batch(batch.len());
         if applier.apply(
             batch,
             config,
@@ -204,7 +171,7 @@ fn main_loop<P: Projection>(
     }
 }
 
-/// Applies journaled batches, with the buffers it reuses between them.
+/// Applies batches taken from the inbox, with the buffers it reuses between them.
 struct Applier {
     out: Vec<matcher::Event>,
     payloads: Vec<Vec<u8>>,
@@ -213,7 +180,7 @@ struct Applier {
 }
 
 impl Applier {
-    /// Applies one journaled batch once its commands are durable; true after a stop.
+    /// Applies one batch once its commands are durable; true after a stop.
     #[allow(clippy::too_many_arguments)]
     fn apply<P: Projection>(
         &mut self,
@@ -287,10 +254,8 @@ impl Applier {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use crate::node::Request;
     use crate::{NoProjection, Node, NodeConfig};
     use matcher::{AccountId, AssetConfig, AssetId, Command, TxId};
-    use std::sync::{Arc, Mutex};
 
     fn deposit(n: u64) -> Command {
         Command::Deposit {
@@ -301,11 +266,11 @@ mod tests {
         }
     }
 
-    /// A command queued after a stop was sequenced (here: while the batch before the stop is
-    /// applied) is neither journaled nor answered as applied: a journaled command is always
-    /// applied before the node stops.
+    /// Once the stop is queued, nothing more is journaled: a command submitted after it (here
+    /// before the handles stop accepting, which a shutdown does first) is refused, so a
+    /// journaled command is always applied before the node stops.
     #[test]
-    fn nothing_queued_behind_a_stop_is_journaled() {
+    fn nothing_is_journaled_behind_a_stop() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = NodeConfig::new(dir.path());
         config.genesis = vec![Command::UpsertAsset(AssetConfig {
@@ -313,54 +278,19 @@ mod tests {
             code: "BTC".into(),
             scale: 8,
         })];
-        // One request per batch, so the stop is journaled while the command before it waits.
-        config.max_batch = 1;
         let node = Node::start(config, NoProjection).unwrap();
         let handle = node.handle();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let inbox = handle.inbox();
-        let late: Arc<Mutex<Option<tokio::sync::oneshot::Receiver<u64>>>> = Arc::default();
-        let late_rx = Arc::clone(&late);
-        // On the matcher thread (so nothing is taken meanwhile): queue a command whose reply
-        // queues another command, then a stop.
-        rt.block_on(handle.query(move |_, _| {
-            let inner = Arc::clone(&inbox);
-            let first: crate::node::Reply<NoProjection> = Box::new(move |_| {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                *late_rx.lock().unwrap() = Some(rx);
-                let reply: crate::node::Reply<NoProjection> = Box::new(move |applied| {
-                    if let Ok((events, _, _)) = applied {
-                        let _ = tx.send(events.seq);
-                    }
-                });
-                let command = deposit(2);
-                let late = Request::Command {
-                    command,
-                    reply: Some(reply),
-                };
-                assert!(inner.push(late, false).is_ok());
-            });
-            let first = Request::Command {
-                command: deposit(1),
-                reply: Some(first),
-            };
-            assert!(inbox.push(first, false).is_ok());
-            assert!(inbox.push(Request::Stop, false).is_ok());
-        }))
-        .unwrap();
-        // The shutdown's own stop goes in only after the late command.
-        let rx = loop {
-            if let Some(rx) = late.lock().unwrap().take() {
-                break rx;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        };
+        let first = handle.enqueue(deposit(1)).unwrap();
+        handle.queue_stop();
+        let late = handle.enqueue(deposit(2));
+        assert!(matches!(late, Err(crate::NodeError::ShuttingDown)));
+        assert!(rt.block_on(first).unwrap().is_ok());
         let report = node.shutdown().unwrap();
-        // The genesis command and the first deposit; the late one was dropped unjournaled.
+        // The genesis command and the first deposit.
         assert_eq!(report.last_cmd_seq, 2);
-        assert!(rt.block_on(rx).is_err());
         let replay = crate::replay::replay(dir.path(), true).unwrap();
         assert_eq!(replay.last_cmd_seq, 2);
     }

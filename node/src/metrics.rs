@@ -22,7 +22,7 @@ impl Counter {
     }
 }
 
-/// Power-of-two buckets of sequencer batch sizes: bucket `i` counts batches of
+/// Power-of-two buckets of matcher batch sizes: bucket `i` counts batches of
 /// `[2^i, 2^(i+1))` requests.
 const BATCH_BUCKETS: usize = 17;
 /// Reject reasons have codes 1..=REJECT_SLOTS-1.
@@ -62,7 +62,6 @@ pub(crate) struct Counters {
     pub events: Counter,
     batches: [Counter; BATCH_BUCKETS],
     batched_requests: Counter,
-    matcher_queue: AtomicU64,
 }
 
 impl Counters {
@@ -70,14 +69,6 @@ impl Counters {
         let bucket = (usize::BITS - 1 - n.max(1).leading_zeros()) as usize;
         self.batches[bucket.min(BATCH_BUCKETS - 1)].inc();
         self.batched_requests.add(n as u64);
-    }
-
-    pub(crate) fn matcher_queue_push(&self) {
-        self.matcher_queue.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn matcher_queue_pop(&self) {
-        self.matcher_queue.fetch_sub(1, Ordering::Relaxed);
     }
 
     fn reject(&self, reason: RejectReason) {
@@ -140,14 +131,13 @@ pub struct NodeMetrics {
     pub overloaded: u64,
     /// Orders by outcome.
     pub orders: OrderOutcomes,
-    /// Sequencer batches by size bucket (`[2^i, 2^(i+1))` requests).
+    /// Matcher batches (requests taken from the queue at once) by size bucket
+    /// (`[2^i, 2^(i+1))` requests).
     pub batch_buckets: Vec<u64>,
-    /// Requests taken by the sequencer.
+    /// Requests taken by the matcher thread.
     pub batched_requests: u64,
-    /// Requests waiting to be sequenced.
+    /// Requests (journaled commands and queries) waiting for the matcher thread.
     pub request_queue_depth: usize,
-    /// Batches waiting for the matcher thread.
-    pub matcher_queue_depth: u64,
     /// Event subscribers (broadcast receivers).
     pub subscribers: usize,
     /// The commands journal's writer statistics.
@@ -185,7 +175,6 @@ impl NodeMetrics {
             batch_buckets: c.batches.iter().map(Counter::get).collect(),
             batched_requests: c.batched_requests.get(),
             request_queue_depth,
-            matcher_queue_depth: c.matcher_queue.load(Ordering::Relaxed),
             subscribers,
             commands_journal: shared.commands.stats(),
             events_journal: shared.events.stats(),
@@ -233,8 +222,8 @@ impl NodeMetrics {
             self.orders.cancel_replaced,
         );
         counter(
-            "exchange_sequencer_requests_total",
-            "Requests taken by the sequencer.",
+            "exchange_matcher_requests_total",
+            "Requests taken by the matcher thread.",
             self.batched_requests,
         );
         let _ = writeln!(
@@ -261,8 +250,8 @@ impl NodeMetrics {
         }
         let _ = writeln!(
             out,
-            "# HELP exchange_sequencer_batch_size Requests per sequencer batch.\n\
-             # TYPE exchange_sequencer_batch_size histogram"
+            "# HELP exchange_matcher_batch_size Requests the matcher thread takes at once.\n\
+             # TYPE exchange_matcher_batch_size histogram"
         );
         let mut cumulative = 0;
         for (i, n) in self.batch_buckets.iter().enumerate() {
@@ -270,13 +259,13 @@ impl NodeMetrics {
             let le = (1u64 << (i + 1)) - 1;
             let _ = writeln!(
                 out,
-                "exchange_sequencer_batch_size_bucket{{le=\"{le}\"}} {cumulative}"
+                "exchange_matcher_batch_size_bucket{{le=\"{le}\"}} {cumulative}"
             );
         }
         let _ = writeln!(
             out,
-            "exchange_sequencer_batch_size_bucket{{le=\"+Inf\"}} {cumulative}\n\
-             exchange_sequencer_batch_size_sum {}\nexchange_sequencer_batch_size_count {cumulative}",
+            "exchange_matcher_batch_size_bucket{{le=\"+Inf\"}} {cumulative}\n\
+             exchange_matcher_batch_size_sum {}\nexchange_matcher_batch_size_count {cumulative}",
             self.batched_requests
         );
         let mut gauge = |name: &str, help: &str, value: u64| {
@@ -287,13 +276,8 @@ impl NodeMetrics {
         };
         gauge(
             "exchange_request_queue_depth",
-            "Requests waiting to be sequenced.",
+            "Requests (journaled commands and queries) waiting for the matcher thread.",
             self.request_queue_depth as u64,
-        );
-        gauge(
-            "exchange_matcher_queue_depth",
-            "Journaled batches waiting to be applied.",
-            self.matcher_queue_depth,
         );
         gauge(
             "exchange_event_subscribers",

@@ -2,10 +2,11 @@
 
 use crate::config::NodeConfig;
 use crate::error::NodeError;
-use crate::inbox::{Inbox, PushError};
+use crate::inbox::Inbox;
 use crate::matcher_thread::{self, MatcherReport};
 use crate::metrics::{Counters, NodeMetrics};
 use crate::projection::Projection;
+use crate::sequencer::{Sequencer, Work};
 use crate::{CommandEvents, Engine};
 use journal::Journal;
 use matcher::Command;
@@ -24,21 +25,6 @@ pub type Applied<'a, P> = Result<(Arc<CommandEvents>, &'a Engine, &'a P), NodeEr
 /// The reply to a submitted command: called once on the matcher thread. Dropped uncalled
 /// when the node stops.
 pub(crate) type Reply<P> = Box<dyn for<'a> FnOnce(Applied<'a, P>) + Send>;
-
-/// What goes into the matcher thread's inbox.
-pub(crate) enum Request<P> {
-    /// Journal and apply a command.
-    Command {
-        /// The command.
-        command: Command,
-        /// Where its events go (None: nobody waits).
-        reply: Option<Reply<P>>,
-    },
-    /// Run a query after everything queued before it.
-    Query(QueryFn<P>),
-    /// Stop after everything queued before it.
-    Stop,
-}
 
 /// State shared by the handles and the threads.
 #[derive(Debug)]
@@ -76,10 +62,80 @@ impl Shared {
     }
 }
 
-/// The sending side of the matcher thread's inbox: the inbox closes when the last handle
-/// drops.
+/// The sending side of the matcher thread's inbox: commands are sequenced and journaled
+/// here, under the sequencer's lock, which also keeps the inbox in sequence order. The inbox
+/// closes when the last handle drops.
 struct Sender<P> {
-    inbox: Arc<Inbox<Request<P>>>,
+    inbox: Arc<Inbox<Work<P>>>,
+    sequencer: Mutex<Sequencer>,
+}
+
+impl<P> Sender<P> {
+    fn sequencer(&self) -> std::sync::MutexGuard<'_, Sequencer> {
+        self.sequencer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Journals `command` and queues it for the matcher, unless the node stops or fails, or
+    /// the queue is full (checked before anything is journaled).
+    fn command(
+        &self,
+        shared: &Shared,
+        command: Command,
+        reply: Option<Reply<P>>,
+    ) -> Result<(), NodeError> {
+        let mut sequencer = self.sequencer();
+        if sequencer.stopped || !shared.accepting.load(Ordering::Acquire) {
+            return Err(shared.closed_error());
+        }
+        if !self.inbox.has_room() {
+            shared.counters.overloaded.inc();
+            return Err(NodeError::Overloaded);
+        }
+        let cmd = sequencer.journal(command, shared)?;
+        // Room was checked under the sequencer's lock, and meanwhile only the matcher thread
+        // can have changed the queue (by taking from it).
+        self.inbox
+            .push(Work::Command { cmd, reply }, false)
+            .map_err(|_| shared.closed_error())
+    }
+
+    /// Queues a query, waiting for room while the queue is full.
+    async fn query(&self, shared: &Shared, job: QueryFn<P>) -> Result<(), NodeError> {
+        let mut job = Some(job);
+        loop {
+            // Registered before the check, so room made in between is not missed.
+            let room = self.inbox.room().notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            {
+                let sequencer = self.sequencer();
+                if sequencer.stopped {
+                    return Err(shared.closed_error());
+                }
+                if self.inbox.has_room() {
+                    if let Some(job) = job.take() {
+                        return self
+                            .inbox
+                            .push(Work::Query(job), false)
+                            .map_err(|_| shared.closed_error());
+                    }
+                }
+            }
+            room.await;
+        }
+    }
+
+    /// Queues the stop (beyond the bound) unless one is queued already; nothing is taken
+    /// after it.
+    fn stop(&self) {
+        let mut sequencer = self.sequencer();
+        if !sequencer.stopped {
+            sequencer.stopped = true;
+            let _ = self.inbox.push(Work::Stop, false);
+        }
+    }
 }
 
 impl<P> Drop for Sender<P> {
@@ -101,7 +157,7 @@ pub struct NodeHandle<P: Projection> {
 /// [`NodeHandle::defer_wakes`].
 #[must_use = "the matcher thread is woken when the guard drops"]
 pub struct DeferredWakes<'a, P: Projection> {
-    _guard: crate::inbox::DeferWakes<'a, Request<P>>,
+    _guard: crate::inbox::DeferWakes<'a, Work<P>>,
 }
 
 impl<P: Projection> std::fmt::Debug for DeferredWakes<'_, P> {
@@ -169,31 +225,14 @@ impl<P: Projection> NodeHandle<P> {
         let reply: Reply<P> = Box::new(move |applied: Applied<'_, P>| {
             let _ = tx.send(applied.map(|(events, engine, p)| after(events, engine, p)));
         });
-        self.try_send(Request::Command {
-            command,
-            reply: Some(reply),
-        })?;
+        self.tx.command(&self.shared, command, Some(reply))?;
         Ok(rx)
     }
 
-    /// The inbox itself, for tests that must queue what a handle would refuse.
+    /// Queues the stop as a shutdown does (without refusing new commands first), for tests.
     #[cfg(test)]
-    pub(crate) fn inbox(&self) -> Arc<Inbox<Request<P>>> {
-        Arc::clone(&self.tx.inbox)
-    }
-
-    fn try_send(&self, request: Request<P>) -> Result<(), NodeError> {
-        if !self.shared.accepting.load(Ordering::Acquire) {
-            return Err(self.shared.closed_error());
-        }
-        match self.tx.inbox.push(request, true) {
-            Ok(()) => Ok(()),
-            Err((_, PushError::Full)) => {
-                self.shared.counters.overloaded.inc();
-                Err(NodeError::Overloaded)
-            }
-            Err((_, PushError::Closed)) => Err(self.shared.closed_error()),
-        }
+    pub(crate) fn queue_stop(&self) {
+        self.tx.stop();
     }
 
     /// Defers waking the matcher thread for what this thread submits until the returned guard
@@ -221,11 +260,7 @@ impl<P: Projection> NodeHandle<P> {
         if let Some(msg) = self.shared.failure() {
             return Err(NodeError::Failed(msg));
         }
-        self.tx
-            .inbox
-            .push_waiting(Request::Query(job))
-            .await
-            .map_err(|_| self.shared.closed_error())?;
+        self.tx.query(&self.shared, job).await?;
         rx.await.map_err(|_| self.shared.closed_error())
     }
 
@@ -339,7 +374,10 @@ impl<P: Projection> Node<P> {
             .map_err(|e| NodeError::io("spawn matcher thread", &config.data_dir, e))?;
         let node = Node {
             handle: NodeHandle {
-                tx: Arc::new(Sender { inbox }),
+                tx: Arc::new(Sender {
+                    inbox,
+                    sequencer: Mutex::default(),
+                }),
                 fanout,
                 shared,
             },
@@ -347,10 +385,7 @@ impl<P: Projection> Node<P> {
         };
         if !config.genesis.is_empty() && node.handle.shared.commands.next_index() == 1 {
             for command in config.genesis.iter().cloned() {
-                node.handle.try_send(Request::Command {
-                    command,
-                    reply: None,
-                })?;
+                node.handle.tx.command(&node.handle.shared, command, None)?;
             }
             tracing::info!(commands = config.genesis.len(), "genesis commands queued");
         }
@@ -367,7 +402,7 @@ impl<P: Projection> Node<P> {
     pub fn shutdown(mut self) -> Result<ShutdownReport, NodeError> {
         self.handle.stop_accepting();
         // Queue the stop behind everything already queued.
-        let _ = self.handle.tx.inbox.push(Request::Stop, false);
+        self.handle.tx.stop();
         self.join()
     }
 
@@ -404,7 +439,7 @@ impl<P: Projection> Drop for Node<P> {
     fn drop(&mut self) {
         if self.matcher.is_some() {
             self.handle.stop_accepting();
-            let _ = self.handle.tx.inbox.push(Request::Stop, false);
+            self.handle.tx.stop();
         }
     }
 }
