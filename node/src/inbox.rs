@@ -143,6 +143,21 @@ impl<T> Inbox<T> {
     }
 
     /// Items queued.
+    /// Takes up to `max` items without waiting (none when the queue is empty).
+    pub(crate) fn try_recv_batch(&self, max: usize, out: &mut Vec<T>) {
+        let mut st = self.lock();
+        if st.queue.is_empty() {
+            return;
+        }
+        let was_full = st.queue.len() >= self.capacity;
+        let n = st.queue.len().min(max);
+        out.extend(st.queue.drain(..n));
+        drop(st);
+        if was_full {
+            self.room.notify_waiters();
+        }
+    }
+
     /// Closes the inbox and hands back what was still queued (the consumer has stopped: the
     /// caller drops the items, so whoever waits for them learns it now).
     pub(crate) fn close_and_drain(&self) -> Vec<T> {

@@ -10,6 +10,7 @@ use crate::snapshots::{SnapshotJob, Snapshotter};
 use crate::{CommandEvents, Engine, NodeError};
 use journal::{Journal, RecordKind};
 use matcher::codec;
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -151,11 +152,33 @@ fn main_loop<P: Projection>(
         spare: Vec::new(),
         since_snapshot: 0,
     };
+    // Taken from the inbox, not yet applied, in sequence order.
+    let mut taken: VecDeque<Work<P>> = VecDeque::new();
+    let mut incoming = Vec::with_capacity(64);
     loop {
-        let mut batch = Vec::with_capacity(64);
-        if !inbox.recv_batch(max_batch, &mut batch) {
-            return Ok(());
+        if taken.is_empty() {
+            if !inbox.recv_batch(max_batch, &mut incoming) {
+                return Ok(());
+            }
+        } else if taken.len() < max_batch {
+            inbox.try_recv_batch(max_batch - taken.len(), &mut incoming);
         }
+        taken.extend(incoming.drain(..));
+        // Apply what is durable already (queries and the stop go with the commands before
+        // them); the commands journal's writer syncs the rest meanwhile. Taking the queue's
+        // tail as well would hold every reply of the batch until the next sync.
+        let durable = shared.commands.durable_index();
+        let ready = taken
+            .iter()
+            .position(|w| matches!(w, Work::Command { cmd, .. } if cmd.seq > durable))
+            .unwrap_or(taken.len());
+        if ready == 0 {
+            if let Some(Work::Command { cmd, .. }) = taken.front() {
+                shared.commands.wait_durable_blocking(cmd.seq)?;
+            }
+            continue;
+        }
+        let batch: Vec<Work<P>> = taken.drain(..ready).collect();
         shared.counters.record_batch(batch.len());
         if applier.apply(
             batch,
