@@ -1,0 +1,507 @@
+//! The order index's two lookups, both to slot numbers of its [`super::Slots`]:
+//!
+//! * [`ById`]: order id -> slot. Order ids are the matcher's own rising sequence, so a big
+//!   index keeps slot numbers in pages of [`PAGE`] consecutive ids (no hashing of the id, and
+//!   the recent orders' numbers sit together in a few pages), found through a small map of
+//!   page numbers. A page goes when its last order goes, so memory follows the live orders
+//!   (at worst one page per order), never the span of ids. A handful of orders (a command's
+//!   subset, a fresh mirror) is a short list instead.
+//! * [`ByClient`]: client key -> slot, a table of 8-byte buckets (the slot and 32 bits of the
+//!   key's hash) that compares keys through the slots. The key is the client's choice, so its
+//!   hash is seeded per process (foldhash); the stored hash lets the table grow or clean up
+//!   without reading any slot.
+
+use hashbrown::hash_table::{Entry, HashTable};
+use matcher::{AccountId, ClientOrderId, OrderId, SymbolId};
+use std::hash::BuildHasher;
+
+/// A slot number of [`super::Slots`]. Slots never hands out `u32::MAX`.
+pub(super) type Slot = u32;
+
+/// An order's client key: the (account, symbol) it belongs to and its client order id.
+pub(super) type ClientKey = (AccountId, SymbolId, ClientOrderId);
+
+/// Order ids per page of [`ById`] (a page is 1 KB).
+const PAGE_BITS: u32 = 8;
+const PAGE: usize = 1 << PAGE_BITS;
+
+/// Entries a [`ById`] keeps in a list before it switches to pages.
+const FEW: usize = 8;
+
+/// Order id -> slot. See the module docs.
+#[derive(Clone, Debug)]
+pub(super) enum ById {
+    /// At most [`FEW`] orders, unordered.
+    Few(Vec<(OrderId, Slot)>),
+    Paged(Pages),
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct Pages {
+    /// Pages by page number (`id >> PAGE_BITS`); none is empty. The order ids are the
+    /// matcher's own, so the fast unseeded hash is safe here.
+    pages: rustc_hash::FxHashMap<u64, Page>,
+    /// Orders held.
+    len: usize,
+}
+
+#[derive(Clone, Debug)]
+struct Page {
+    /// Slot + 1 of each id of the page, 0 for none.
+    slots: Box<[u32]>,
+    /// Non-zero entries of `slots`.
+    live: u32,
+}
+
+impl Page {
+    fn new() -> Page {
+        Page {
+            // Zeroed memory: calloc, no initialising pass.
+            slots: vec![0u32; PAGE].into_boxed_slice(),
+            live: 0,
+        }
+    }
+}
+
+fn split(id: OrderId) -> (u64, usize) {
+    (id.0 >> PAGE_BITS, (id.0 as usize) & (PAGE - 1))
+}
+
+impl Default for ById {
+    fn default() -> Self {
+        ById::Few(Vec::new())
+    }
+}
+
+impl ById {
+    /// An empty map that expects many orders (pages from the start).
+    pub(super) fn paged() -> Self {
+        ById::Paged(Pages::default())
+    }
+
+    pub(super) fn len(&self) -> usize {
+        match self {
+            ById::Few(few) => few.len(),
+            ById::Paged(p) => p.len,
+        }
+    }
+
+    pub(super) fn get(&self, id: OrderId) -> Option<Slot> {
+        match self {
+            ById::Few(few) => few.iter().find(|(i, _)| *i == id).map(|(_, s)| *s),
+            ById::Paged(p) => {
+                let (page, at) = split(id);
+                let stored = *p.pages.get(&page)?.slots.get(at)?;
+                stored.checked_sub(1)
+            }
+        }
+    }
+
+    pub(super) fn contains(&self, id: OrderId) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Maps `id` to `slot`, returning the slot it had.
+    pub(super) fn insert(&mut self, id: OrderId, slot: Slot) -> Option<Slot> {
+        if let ById::Few(few) = self {
+            if let Some(e) = few.iter_mut().find(|(i, _)| *i == id) {
+                return Some(std::mem::replace(&mut e.1, slot));
+            }
+            if few.len() < FEW {
+                few.push((id, slot));
+                return None;
+            }
+            let mut pages = Pages::default();
+            for (i, s) in few.drain(..) {
+                pages.insert(i, s);
+            }
+            *self = ById::Paged(pages);
+        }
+        match self {
+            ById::Paged(p) => p.insert(id, slot),
+            // Turned into pages above.
+            ById::Few(_) => None,
+        }
+    }
+
+    /// Unmaps `id`, returning its slot.
+    pub(super) fn remove(&mut self, id: OrderId) -> Option<Slot> {
+        match self {
+            ById::Few(few) => {
+                let at = few.iter().position(|(i, _)| *i == id)?;
+                Some(few.swap_remove(at).1)
+            }
+            ById::Paged(p) => {
+                let (number, at) = split(id);
+                let page = p.pages.get_mut(&number)?;
+                let stored = std::mem::take(page.slots.get_mut(at)?);
+                let slot = stored.checked_sub(1)?;
+                page.live -= 1;
+                p.len -= 1;
+                if page.live == 0 {
+                    p.pages.remove(&number);
+                }
+                Some(slot)
+            }
+        }
+    }
+
+    /// Every (id, slot), in no particular order.
+    pub(super) fn iter(&self) -> Box<dyn Iterator<Item = (OrderId, Slot)> + '_> {
+        match self {
+            ById::Few(few) => Box::new(few.iter().copied()),
+            ById::Paged(p) => Box::new(p.pages.iter().flat_map(|(number, page)| {
+                page.slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(at, stored)| {
+                        let slot = stored.checked_sub(1)?;
+                        Some((OrderId((number << PAGE_BITS) | at as u64), slot))
+                    })
+            })),
+        }
+    }
+
+    /// Panics unless the counts agree with the entries, no page is empty, no id is listed
+    /// twice and a short list is short.
+    pub(super) fn assert_consistent(&self) {
+        match self {
+            ById::Few(few) => {
+                assert!(few.len() <= FEW, "a list of {} ids", few.len());
+                let ids: std::collections::HashSet<OrderId> = few.iter().map(|e| e.0).collect();
+                assert_eq!(ids.len(), few.len(), "an id listed twice");
+            }
+            ById::Paged(p) => {
+                let mut total = 0;
+                for (number, page) in &p.pages {
+                    assert_eq!(page.slots.len(), PAGE, "page {number} size");
+                    let live = page.slots.iter().filter(|s| **s != 0).count();
+                    assert_eq!(live, page.live as usize, "live ids of page {number}");
+                    assert!(live > 0, "page {number} kept empty");
+                    total += live;
+                }
+                assert_eq!(total, p.len, "ids vs count");
+            }
+        }
+    }
+}
+
+impl Pages {
+    fn insert(&mut self, id: OrderId, slot: Slot) -> Option<Slot> {
+        let (number, at) = split(id);
+        let page = self.pages.entry(number).or_insert_with(Page::new);
+        // `at` < PAGE = the page's length.
+        let e = page.slots.get_mut(at)?;
+        // Slots never hands out u32::MAX, so slot + 1 does not wrap.
+        let old = std::mem::replace(e, slot.wrapping_add(1)).checked_sub(1);
+        if old.is_none() {
+            page.live += 1;
+            self.len += 1;
+        }
+        old
+    }
+}
+
+/// Client key -> slot. See the module docs. Every method that compares keys is handed
+/// `key_of`, the current client key of the order in a slot.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ByClient {
+    table: HashTable<Bucket>,
+    hasher: foldhash::fast::RandomState,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    slot: Slot,
+    /// 32 bits of the key's seeded hash.
+    hash: u32,
+}
+
+/// The table's 64-bit hash from the stored 32 bits: hashbrown picks the bucket from the low
+/// bits and its 7-bit tag from the top ones, so both halves carry the 32 bits.
+fn spread(hash: u32) -> u64 {
+    (u64::from(hash) << 32) | u64::from(hash)
+}
+
+impl ByClient {
+    pub(super) fn with_capacity(capacity: usize) -> Self {
+        ByClient {
+            table: HashTable::with_capacity(capacity),
+            hasher: Default::default(),
+        }
+    }
+
+    fn hash(&self, key: &ClientKey) -> u32 {
+        let h = self.hasher.hash_one(key);
+        (h ^ (h >> 32)) as u32
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// The slot `key` maps to.
+    pub(super) fn get(
+        &self,
+        key: &ClientKey,
+        key_of: impl Fn(Slot) -> Option<ClientKey>,
+    ) -> Option<Slot> {
+        let hash = self.hash(key);
+        self.table
+            .find(spread(hash), |b| {
+                b.hash == hash && key_of(b.slot).as_ref() == Some(key)
+            })
+            .map(|b| b.slot)
+    }
+
+    /// Maps `key` (the current key of the order in `slot`) to `slot`, returning the slot
+    /// that had it, if another.
+    pub(super) fn claim(
+        &mut self,
+        key: &ClientKey,
+        slot: Slot,
+        key_of: impl Fn(Slot) -> Option<ClientKey>,
+    ) -> Option<Slot> {
+        let hash = self.hash(key);
+        match self.table.entry(
+            spread(hash),
+            |b| b.hash == hash && key_of(b.slot).as_ref() == Some(key),
+            |b| spread(b.hash),
+        ) {
+            Entry::Occupied(mut o) => {
+                let previous = std::mem::replace(&mut o.get_mut().slot, slot);
+                (previous != slot).then_some(previous)
+            }
+            Entry::Vacant(v) => {
+                v.insert(Bucket { slot, hash });
+                None
+            }
+        }
+    }
+
+    /// Unmaps `key` if it maps to `slot` (no key is compared: `key` only finds the bucket).
+    pub(super) fn remove(&mut self, key: &ClientKey, slot: Slot) -> bool {
+        let hash = self.hash(key);
+        match self
+            .table
+            .find_entry(spread(hash), |b| b.hash == hash && b.slot == slot)
+        {
+            Ok(o) => {
+                o.remove();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The slots mapped to, in no particular order.
+    pub(super) fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.table.iter().map(|b| b.slot)
+    }
+
+    /// Panics unless every bucket's stored hash is its key's, no two buckets hold the same
+    /// key or slot, and every key finds its own bucket.
+    pub(super) fn assert_consistent(&self, key_of: impl Fn(Slot) -> Option<ClientKey>) {
+        let mut keys = std::collections::HashSet::new();
+        let mut slots = std::collections::HashSet::new();
+        for b in &self.table {
+            let key = key_of(b.slot).expect("a client key maps to an empty slot");
+            assert_eq!(b.hash, self.hash(&key), "stored hash of slot {}", b.slot);
+            assert!(keys.insert(key), "a client key mapped twice");
+            assert!(slots.insert(b.slot), "slot {} mapped twice", b.slot);
+            assert_eq!(
+                self.get(&key, &key_of),
+                Some(b.slot),
+                "lookup of slot {}",
+                b.slot
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, HashMap};
+
+    #[derive(Clone, Debug)]
+    enum IdOp {
+        Insert(u64, Slot),
+        Remove(u64),
+    }
+
+    /// Ids clustered the way the matcher's are (a rising run) with some far away.
+    fn id() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            4 => 0u64..2000,
+            1 => any::<u64>(),
+            1 => (0u64..4).prop_map(|k| u64::MAX - k),
+        ]
+    }
+
+    fn id_op() -> impl Strategy<Value = IdOp> {
+        prop_oneof![
+            3 => (id(), 0u32..u32::MAX).prop_map(|(i, s)| IdOp::Insert(i, s)),
+            2 => id().prop_map(IdOp::Remove),
+        ]
+    }
+
+    #[derive(Clone, Debug)]
+    enum KeyOp {
+        /// Put an order with this key (account, client id) in a new slot and claim it.
+        Add(u8, u8),
+        /// Give the order in the n-th live slot a new key and claim it (an amendment).
+        Rekey(usize, u8, u8),
+        /// Empty the n-th live slot, unmapping its key if it owns it.
+        Drop(usize),
+    }
+
+    fn key_op() -> impl Strategy<Value = KeyOp> {
+        prop_oneof![
+            3 => (0u8..3, 0u8..6).prop_map(|(a, c)| KeyOp::Add(a, c)),
+            1 => (any::<usize>(), 0u8..3, 0u8..6).prop_map(|(n, a, c)| KeyOp::Rekey(n, a, c)),
+            2 => any::<usize>().prop_map(KeyOp::Drop),
+        ]
+    }
+
+    fn key(account: u8, client: u8) -> ClientKey {
+        (
+            AccountId(u64::from(account)),
+            SymbolId(1),
+            ClientOrderId::new(&format!("c{client}")).unwrap(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// `ById`, short list or pages, answers as a map does after every step.
+        #[test]
+        fn by_id_is_a_map(ops in proptest::collection::vec(id_op(), 0..200), paged: bool) {
+            let mut map = if paged { ById::paged() } else { ById::default() };
+            let mut model = BTreeMap::new();
+            for op in ops {
+                match op {
+                    IdOp::Insert(i, s) => {
+                        prop_assert_eq!(map.insert(OrderId(i), s), model.insert(i, s));
+                    }
+                    IdOp::Remove(i) => {
+                        prop_assert_eq!(map.remove(OrderId(i)), model.remove(&i));
+                    }
+                }
+                map.assert_consistent();
+                prop_assert_eq!(map.len(), model.len());
+                for (&i, &s) in &model {
+                    prop_assert_eq!(map.get(OrderId(i)), Some(s));
+                }
+                let mut listed: Vec<_> = map.iter().map(|(i, s)| (i.0, s)).collect();
+                listed.sort_unstable();
+                let expected: Vec<_> = model.iter().map(|(i, s)| (*i, *s)).collect();
+                prop_assert_eq!(listed, expected);
+                for i in [0, 1, 255, 256, 257, 1999, u64::MAX] {
+                    prop_assert_eq!(map.get(OrderId(i)), model.get(&i).copied());
+                }
+            }
+            // Everything removed: no page is left behind.
+            let ids: Vec<u64> = model.keys().copied().collect();
+            for i in ids {
+                prop_assert_eq!(map.remove(OrderId(i)), model.remove(&i));
+            }
+            map.assert_consistent();
+            if let ById::Paged(p) = &map {
+                prop_assert!(p.pages.is_empty());
+            }
+        }
+
+        /// `ByClient` keeps, for each key, the slot that claimed it last (while that slot
+        /// still holds the key), like a map from key to slot.
+        #[test]
+        fn by_client_is_a_map(ops in proptest::collection::vec(key_op(), 0..200)) {
+            // slots[s] = the key of the order in slot s (None: empty slot).
+            let mut slots: Vec<Option<ClientKey>> = Vec::new();
+            let mut map = ByClient::default();
+            let mut model: HashMap<ClientKey, Slot> = HashMap::new();
+            for op in ops {
+                let live: Vec<Slot> = (0..slots.len() as u32)
+                    .filter(|s| slots[*s as usize].is_some())
+                    .collect();
+                match op {
+                    KeyOp::Add(a, c) => {
+                        let k = key(a, c);
+                        let s = slots.len() as u32;
+                        slots.push(Some(k));
+                        let key_of = |s: Slot| slots.get(s as usize).copied().flatten();
+                        let previous = map.claim(&k, s, key_of);
+                        prop_assert_eq!(previous, model.insert(k, s));
+                    }
+                    KeyOp::Rekey(n, a, c) if !live.is_empty() => {
+                        let s = live[n % live.len()];
+                        let old = slots[s as usize].unwrap();
+                        let k = key(a, c);
+                        if model.get(&old) == Some(&s) {
+                            prop_assert!(map.remove(&old, s));
+                            model.remove(&old);
+                        } else {
+                            prop_assert!(!map.remove(&old, s));
+                        }
+                        slots[s as usize] = Some(k);
+                        let key_of = |s: Slot| slots.get(s as usize).copied().flatten();
+                        let previous = map.claim(&k, s, key_of);
+                        let expected = model.insert(k, s).filter(|p| *p != s);
+                        prop_assert_eq!(previous, expected);
+                    }
+                    KeyOp::Drop(n) if !live.is_empty() => {
+                        let s = live[n % live.len()];
+                        let old = slots[s as usize].take().unwrap();
+                        let owned = model.get(&old) == Some(&s);
+                        prop_assert_eq!(map.remove(&old, s), owned);
+                        if owned {
+                            model.remove(&old);
+                        }
+                    }
+                    _ => {}
+                }
+                let key_of = |s: Slot| slots.get(s as usize).copied().flatten();
+                map.assert_consistent(key_of);
+                prop_assert_eq!(map.len(), model.len());
+                for a in 0..3 {
+                    for c in 0..6 {
+                        let k = key(a, c);
+                        prop_assert_eq!(map.get(&k, key_of), model.get(&k).copied());
+                    }
+                }
+            }
+        }
+    }
+
+    /// A table that grows (rehashes) keeps every key and reads only its stored hashes: the
+    /// slots are read to compare keys alone (on a 32-bit hash match, which distinct keys
+    /// rarely give).
+    #[test]
+    fn by_client_grows_without_reading_slots() {
+        let mut map = ByClient::default();
+        let keys: Vec<ClientKey> = (0..5000u64)
+            .map(|i| {
+                (
+                    AccountId(i % 7),
+                    SymbolId(1),
+                    ClientOrderId::new(&format!("x{i}")).unwrap(),
+                )
+            })
+            .collect();
+        let reads = std::cell::Cell::new(0);
+        let key_of = |s: Slot| {
+            reads.set(reads.get() + 1);
+            keys.get(s as usize).copied()
+        };
+        for (s, k) in keys.iter().enumerate() {
+            assert_eq!(map.claim(k, s as u32, key_of), None);
+        }
+        assert!(reads.get() < 50, "{} slot reads", reads.get());
+        map.assert_consistent(key_of);
+        assert_eq!(map.len(), keys.len());
+    }
+}
