@@ -11,7 +11,6 @@
 //!   hash is seeded per process (foldhash); the stored hash lets the table grow or clean up
 //!   without reading any slot.
 
-use hashbrown::hash_table::{Entry, HashTable};
 use matcher::{AccountId, ClientOrderId, OrderId, SymbolId};
 use std::hash::BuildHasher;
 
@@ -204,29 +203,50 @@ impl Pages {
 
 /// Client key -> slot. See the module docs. Every method that compares keys is handed
 /// `key_of`, the current client key of the order in a slot.
+///
+/// Open addressing with linear probing over 8-byte buckets, `(slot + 1) << 32 | hash` (0:
+/// empty), at most 3/4 full; a removal shifts the buckets after it back (no tombstones, so
+/// probe runs stay short however many keys come and go, and nothing is ever cleaned up in
+/// one go). A lookup reads one cache line of buckets, usually, and the slot it finds.
 #[derive(Clone, Debug, Default)]
 pub(super) struct ByClient {
-    table: HashTable<Bucket>,
+    /// A power of two long, or empty.
+    buckets: Box<[u64]>,
+    len: usize,
     hasher: foldhash::fast::RandomState,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Bucket {
-    slot: Slot,
-    /// 32 bits of the key's seeded hash.
-    hash: u32,
+fn bucket(slot: Slot, hash: u32) -> u64 {
+    // Slots never hands out u32::MAX, so slot + 1 does not wrap.
+    (u64::from(slot.wrapping_add(1)) << 32) | u64::from(hash)
 }
 
-/// The table's 64-bit hash from the stored 32 bits: hashbrown picks the bucket from the low
-/// bits and its 7-bit tag from the top ones, so both halves carry the 32 bits.
-fn spread(hash: u32) -> u64 {
-    (u64::from(hash) << 32) | u64::from(hash)
+/// The slot in a full bucket.
+fn slot_of(bucket: u64) -> Slot {
+    ((bucket >> 32) as u32).wrapping_sub(1)
+}
+
+fn hash_of(bucket: u64) -> u32 {
+    bucket as u32
+}
+
+/// Buckets for `capacity` keys at most 3/4 full (at least 8: one cache line).
+fn buckets_for(capacity: usize) -> usize {
+    capacity
+        .saturating_add(capacity / 3)
+        .saturating_add(1)
+        .max(8)
+        .checked_next_power_of_two()
+        .unwrap_or(1 << (usize::BITS - 1))
 }
 
 impl ByClient {
+    /// Room for `capacity` keys before the table grows. The buckets are zeroed memory, so
+    /// the room costs pages only as it is used.
     pub(super) fn with_capacity(capacity: usize) -> Self {
         ByClient {
-            table: HashTable::with_capacity(capacity),
+            buckets: vec![0u64; buckets_for(capacity)].into_boxed_slice(),
+            len: 0,
             hasher: Default::default(),
         }
     }
@@ -236,8 +256,46 @@ impl ByClient {
         (h ^ (h >> 32)) as u32
     }
 
+    fn mask(&self) -> usize {
+        self.buckets.len().wrapping_sub(1)
+    }
+
+    fn home(&self, hash: u32) -> usize {
+        hash as usize & self.mask()
+    }
+
     pub(super) fn len(&self) -> usize {
-        self.table.len()
+        self.len
+    }
+
+    /// Asks the CPU to start loading the buckets `key` would be found in: a hint ahead of a
+    /// lookup, a claim or a removal of `key` a little later.
+    pub(super) fn prefetch(&self, key: &ClientKey) {
+        if let Some(b) = self.buckets.get(self.home(self.hash(key))) {
+            prefetch(b);
+        }
+    }
+
+    /// The bucket index holding `key`, if any.
+    fn find(
+        &self,
+        key: &ClientKey,
+        hash: u32,
+        key_of: impl Fn(Slot) -> Option<ClientKey>,
+    ) -> Option<usize> {
+        let mask = self.mask();
+        let mut i = self.home(hash);
+        // At most 3/4 full, so an empty bucket ends every probe run.
+        loop {
+            let b = *self.buckets.get(i)?;
+            if b == 0 {
+                return None;
+            }
+            if hash_of(b) == hash && key_of(slot_of(b)).as_ref() == Some(key) {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// The slot `key` maps to.
@@ -246,12 +304,8 @@ impl ByClient {
         key: &ClientKey,
         key_of: impl Fn(Slot) -> Option<ClientKey>,
     ) -> Option<Slot> {
-        let hash = self.hash(key);
-        self.table
-            .find(spread(hash), |b| {
-                b.hash == hash && key_of(b.slot).as_ref() == Some(key)
-            })
-            .map(|b| b.slot)
+        let i = self.find(key, self.hash(key), key_of)?;
+        self.buckets.get(i).map(|b| slot_of(*b))
     }
 
     /// Maps `key` (the current key of the order in `slot`) to `slot`, returning the slot
@@ -263,60 +317,132 @@ impl ByClient {
         key_of: impl Fn(Slot) -> Option<ClientKey>,
     ) -> Option<Slot> {
         let hash = self.hash(key);
-        match self.table.entry(
-            spread(hash),
-            |b| b.hash == hash && key_of(b.slot).as_ref() == Some(key),
-            |b| spread(b.hash),
-        ) {
-            Entry::Occupied(mut o) => {
-                let previous = std::mem::replace(&mut o.get_mut().slot, slot);
-                (previous != slot).then_some(previous)
+        if let Some(i) = self.find(key, hash, key_of) {
+            let b = self.buckets.get_mut(i)?;
+            let previous = slot_of(*b);
+            *b = bucket(slot, hash);
+            return (previous != slot).then_some(previous);
+        }
+        if (self.len + 1).saturating_mul(4) > self.buckets.len().saturating_mul(3) {
+            self.grow();
+        }
+        self.place(bucket(slot, hash));
+        self.len += 1;
+        None
+    }
+
+    /// Puts a bucket of a key not in the table in the first empty bucket of its run.
+    fn place(&mut self, new: u64) {
+        let mask = self.mask();
+        let mut i = self.home(hash_of(new));
+        while let Some(b) = self.buckets.get_mut(i) {
+            if *b == 0 {
+                *b = new;
+                return;
             }
-            Entry::Vacant(v) => {
-                v.insert(Bucket { slot, hash });
-                None
-            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Doubles the buckets, placing each key again by its stored hash (no slot is read).
+    fn grow(&mut self) {
+        let size = buckets_for(self.len.saturating_add(1).saturating_mul(2));
+        let old = std::mem::replace(&mut self.buckets, vec![0u64; size].into_boxed_slice());
+        for b in old.iter().copied().filter(|b| *b != 0) {
+            self.place(b);
         }
     }
 
     /// Unmaps `key` if it maps to `slot` (no key is compared: `key` only finds the bucket).
     pub(super) fn remove(&mut self, key: &ClientKey, slot: Slot) -> bool {
         let hash = self.hash(key);
-        match self
-            .table
-            .find_entry(spread(hash), |b| b.hash == hash && b.slot == slot)
-        {
-            Ok(o) => {
-                o.remove();
-                true
+        let wanted = bucket(slot, hash);
+        let mask = self.mask();
+        let mut i = self.home(hash);
+        loop {
+            match self.buckets.get(i) {
+                Some(&b) if b == wanted => break,
+                Some(&b) if b != 0 => i = (i + 1) & mask,
+                _ => return false,
             }
-            Err(_) => false,
         }
+        // Shift back each later bucket of the run that may sit at the hole (its home is not
+        // between the hole and it), so no run has a gap.
+        let mut hole = i;
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            let b = match self.buckets.get(j) {
+                Some(&b) if b != 0 => b,
+                _ => break,
+            };
+            let home = self.home(hash_of(b));
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                if let Some(h) = self.buckets.get_mut(hole) {
+                    *h = b;
+                }
+                hole = j;
+            }
+        }
+        if let Some(h) = self.buckets.get_mut(hole) {
+            *h = 0;
+        }
+        self.len -= 1;
+        true
     }
 
     /// The slots mapped to, in no particular order.
     pub(super) fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
-        self.table.iter().map(|b| b.slot)
+        self.buckets
+            .iter()
+            .filter(|b| **b != 0)
+            .map(|b| slot_of(*b))
     }
 
-    /// Panics unless every bucket's stored hash is its key's, no two buckets hold the same
-    /// key or slot, and every key finds its own bucket.
+    /// Panics unless the count is right, the table is at most 3/4 full, every bucket's stored
+    /// hash is its key's, every bucket sits in the probe run from its home (no empty bucket
+    /// between), no two buckets hold the same key or slot, and every key finds its own
+    /// bucket.
     pub(super) fn assert_consistent(&self, key_of: impl Fn(Slot) -> Option<ClientKey>) {
+        let full = self.buckets.iter().filter(|b| **b != 0).count();
+        assert_eq!(full, self.len, "keys vs count");
+        assert!(
+            self.buckets.is_empty() || self.buckets.len().is_power_of_two(),
+            "table of {} buckets",
+            self.buckets.len()
+        );
+        assert!(full * 4 <= self.buckets.len() * 3, "table over 3/4 full");
+        let mask = self.mask();
         let mut keys = std::collections::HashSet::new();
         let mut slots = std::collections::HashSet::new();
-        for b in &self.table {
-            let key = key_of(b.slot).expect("a client key maps to an empty slot");
-            assert_eq!(b.hash, self.hash(&key), "stored hash of slot {}", b.slot);
+        for (i, &b) in self.buckets.iter().enumerate().filter(|(_, b)| **b != 0) {
+            let slot = slot_of(b);
+            assert_ne!(slot, Slot::MAX, "bucket {i} names slot u32::MAX");
+            let key = key_of(slot).expect("a client key maps to an empty slot");
+            assert_eq!(hash_of(b), self.hash(&key), "stored hash of slot {slot}");
+            let mut k = self.home(hash_of(b));
+            while k != i {
+                assert_ne!(self.buckets[k], 0, "gap before bucket {i}");
+                k = (k + 1) & mask;
+            }
             assert!(keys.insert(key), "a client key mapped twice");
-            assert!(slots.insert(b.slot), "slot {} mapped twice", b.slot);
-            assert_eq!(
-                self.get(&key, &key_of),
-                Some(b.slot),
-                "lookup of slot {}",
-                b.slot
-            );
+            assert!(slots.insert(slot), "slot {slot} mapped twice");
+            assert_eq!(self.get(&key, &key_of), Some(slot), "lookup of slot {slot}");
         }
     }
+}
+
+/// A hint to load the cache line of `value` (nothing on other architectures).
+pub(super) fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: SSE is part of every x86_64 target, and a prefetch only hints the cache: it
+        // reads nothing the program sees and faults on no address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
 #[cfg(test)]
@@ -361,11 +487,18 @@ mod tests {
 
     fn key_op() -> impl Strategy<Value = KeyOp> {
         prop_oneof![
-            3 => (0u8..3, 0u8..6).prop_map(|(a, c)| KeyOp::Add(a, c)),
-            1 => (any::<usize>(), 0u8..3, 0u8..6).prop_map(|(n, a, c)| KeyOp::Rekey(n, a, c)),
+            3 => (0u8..3, client()).prop_map(|(a, c)| KeyOp::Add(a, c)),
+            1 => (any::<usize>(), 0u8..3, client()).prop_map(|(n, a, c)| KeyOp::Rekey(n, a, c)),
             2 => any::<usize>().prop_map(KeyOp::Drop),
         ]
     }
+
+    /// Client ids: a few (many reuses) or many (a table that grows, with long probe runs).
+    fn client() -> impl Strategy<Value = u8> {
+        prop_oneof![0u8..6, 0u8..CLIENTS]
+    }
+
+    const CLIENTS: u8 = 60;
 
     fn key(account: u8, client: u8) -> ClientKey {
         (
@@ -419,7 +552,7 @@ mod tests {
         /// `ByClient` keeps, for each key, the slot that claimed it last (while that slot
         /// still holds the key), like a map from key to slot.
         #[test]
-        fn by_client_is_a_map(ops in proptest::collection::vec(key_op(), 0..200)) {
+        fn by_client_is_a_map(ops in proptest::collection::vec(key_op(), 0..300)) {
             // slots[s] = the key of the order in slot s (None: empty slot).
             let mut slots: Vec<Option<ClientKey>> = Vec::new();
             let mut map = ByClient::default();
@@ -468,7 +601,7 @@ mod tests {
                 map.assert_consistent(key_of);
                 prop_assert_eq!(map.len(), model.len());
                 for a in 0..3 {
-                    for c in 0..6 {
+                    for c in 0..CLIENTS {
                         let k = key(a, c);
                         prop_assert_eq!(map.get(&k, key_of), model.get(&k).copied());
                     }
