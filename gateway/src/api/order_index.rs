@@ -139,8 +139,9 @@ impl Slots {
         match self.chunks.last_mut() {
             Some(chunk) if chunk.len() < CHUNK => Arc::make_mut(chunk).push(Some(entry)),
             _ => {
-                // The first chunk grows as it fills; later ones get their room at once.
-                let mut chunk = Vec::with_capacity(if chunks == 0 { 1 } else { CHUNK });
+                // The first chunk grows as it fills (room for two: most of a command's
+                // subsets hold one or two orders); later ones get their room at once.
+                let mut chunk = Vec::with_capacity(if chunks == 0 { 2 } else { CHUNK });
                 chunk.push(Some(entry));
                 self.chunks.push(Arc::new(chunk));
             }
@@ -572,28 +573,24 @@ impl OrderIndex {
                 self.closed.retain(|s| *s != old);
             }
         }
+        let key = order.client_key();
         let Some(slot) = self.slots.insert(Entry {
             order,
             closed_seq: 0,
-            owns_client_key: false,
+            owns_client_key: true,
         }) else {
             tracing::error!(order = %id, "order index full: order not indexed");
             return None;
         };
         self.by_id.insert(id, slot);
-        self.claim_client_key(slot);
+        self.claim_client_key(slot, &key);
         Some(slot)
     }
 
-    /// Maps the client key of the order in `slot` (its current one) to it, taking it from
-    /// the order that had it.
-    fn claim_client_key(&mut self, slot: Slot) {
-        let Some(entry) = self.slots.get_mut(slot) else {
-            return;
-        };
-        entry.owns_client_key = true;
-        let key = entry.order.client_key();
-        if let Some(previous) = self.by_client.claim(&key, slot, Self::key_of(&self.slots)) {
+    /// Maps `key` to the order in `slot`, taking it from the order that had it. The order
+    /// must already have `key` as its client key and record owning it.
+    fn claim_client_key(&mut self, slot: Slot, key: &ClientKey) {
+        if let Some(previous) = self.by_client.claim(key, slot, Self::key_of(&self.slots)) {
             if let Some(e) = self.slots.get_mut(previous) {
                 e.owns_client_key = false;
             }
@@ -645,11 +642,12 @@ impl OrderIndex {
             o.orig_qty = state.executed_qty + state.remaining_qty + state.prevented_qty;
             let old_key = o.client_key();
             o.client_order_id = client;
-            let owned = std::mem::replace(&mut entry.owns_client_key, false);
+            let new_key = o.client_key();
+            let owned = std::mem::replace(&mut entry.owns_client_key, true);
             if owned {
                 self.by_client.remove(&old_key, slot);
             }
-            self.claim_client_key(slot);
+            self.claim_client_key(slot, &new_key);
         }
         if was_open && state.status.is_final() {
             self.close(slot);

@@ -27,11 +27,68 @@ const PAGE: usize = 1 << PAGE_BITS;
 /// Entries a [`ById`] keeps in a list before it switches to pages.
 const FEW: usize = 8;
 
+/// Keys a [`ByClient`] keeps in a list before it makes a table.
+const FEW_KEYS: usize = 4;
+
+/// Up to `N` values kept inline: a command's subset (an order or two) allocates nothing for
+/// its maps.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Few<T, const N: usize> {
+    items: [T; N],
+    len: usize,
+}
+
+impl<T: Copy + Default, const N: usize> Default for Few<T, N> {
+    fn default() -> Self {
+        Few {
+            items: [T::default(); N],
+            len: 0,
+        }
+    }
+}
+
+impl<T: Copy + Default, const N: usize> Few<T, N> {
+    fn as_slice(&self) -> &[T] {
+        self.items.get(..self.len).unwrap_or_default()
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        self.items.get_mut(..self.len).unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends `value`; false (and nothing changes) when full.
+    fn push(&mut self, value: T) -> bool {
+        let Some(place) = self.items.get_mut(self.len) else {
+            return false;
+        };
+        *place = value;
+        self.len += 1;
+        true
+    }
+
+    /// Removes the value at `at`, moving the last one there.
+    fn swap_remove(&mut self, at: usize) -> Option<T> {
+        let last = *self.as_slice().last()?;
+        let removed = std::mem::replace(self.as_mut_slice().get_mut(at)?, last);
+        self.len -= 1;
+        Some(removed)
+    }
+
+    /// Empties the list, returning what it held.
+    fn take(&mut self) -> Few<T, N> {
+        std::mem::take(self)
+    }
+}
+
 /// Order id -> slot. See the module docs.
 #[derive(Clone, Debug)]
 pub(super) enum ById {
     /// At most [`FEW`] orders, unordered.
-    Few(Vec<(OrderId, Slot)>),
+    Few(Few<(OrderId, Slot), FEW>),
     Paged(Pages),
 }
 
@@ -68,7 +125,7 @@ fn split(id: OrderId) -> (u64, usize) {
 
 impl Default for ById {
     fn default() -> Self {
-        ById::Few(Vec::new())
+        ById::Few(Few::default())
     }
 }
 
@@ -87,7 +144,11 @@ impl ById {
 
     pub(super) fn get(&self, id: OrderId) -> Option<Slot> {
         match self {
-            ById::Few(few) => few.iter().find(|(i, _)| *i == id).map(|(_, s)| *s),
+            ById::Few(few) => few
+                .as_slice()
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map(|(_, s)| *s),
             ById::Paged(p) => {
                 let (page, at) = split(id);
                 let stored = *p.pages.get(&page)?.slots.get(at)?;
@@ -103,16 +164,15 @@ impl ById {
     /// Maps `id` to `slot`, returning the slot it had.
     pub(super) fn insert(&mut self, id: OrderId, slot: Slot) -> Option<Slot> {
         if let ById::Few(few) = self {
-            if let Some(e) = few.iter_mut().find(|(i, _)| *i == id) {
+            if let Some(e) = few.as_mut_slice().iter_mut().find(|(i, _)| *i == id) {
                 return Some(std::mem::replace(&mut e.1, slot));
             }
-            if few.len() < FEW {
-                few.push((id, slot));
+            if few.push((id, slot)) {
                 return None;
             }
             let mut pages = Pages::default();
-            for (i, s) in few.drain(..) {
-                pages.insert(i, s);
+            for (i, s) in few.take().as_slice() {
+                pages.insert(*i, *s);
             }
             *self = ById::Paged(pages);
         }
@@ -127,8 +187,8 @@ impl ById {
     pub(super) fn remove(&mut self, id: OrderId) -> Option<Slot> {
         match self {
             ById::Few(few) => {
-                let at = few.iter().position(|(i, _)| *i == id)?;
-                Some(few.swap_remove(at).1)
+                let at = few.as_slice().iter().position(|(i, _)| *i == id)?;
+                Some(few.swap_remove(at)?.1)
             }
             ById::Paged(p) => {
                 let (number, at) = split(id);
@@ -148,7 +208,7 @@ impl ById {
     /// Every (id, slot), in no particular order.
     pub(super) fn iter(&self) -> Box<dyn Iterator<Item = (OrderId, Slot)> + '_> {
         match self {
-            ById::Few(few) => Box::new(few.iter().copied()),
+            ById::Few(few) => Box::new(few.as_slice().iter().copied()),
             ById::Paged(p) => Box::new(p.pages.iter().flat_map(|(number, page)| {
                 page.slots
                     .iter()
@@ -167,7 +227,8 @@ impl ById {
         match self {
             ById::Few(few) => {
                 assert!(few.len() <= FEW, "a list of {} ids", few.len());
-                let ids: std::collections::HashSet<OrderId> = few.iter().map(|e| e.0).collect();
+                let ids: std::collections::HashSet<OrderId> =
+                    few.as_slice().iter().map(|e| e.0).collect();
                 assert_eq!(ids.len(), few.len(), "an id listed twice");
             }
             ById::Paged(p) => {
@@ -207,11 +268,14 @@ impl Pages {
 /// Open addressing with linear probing over 8-byte buckets, `(slot + 1) << 32 | hash` (0:
 /// empty), at most 3/4 full; a removal shifts the buckets after it back (no tombstones, so
 /// probe runs stay short however many keys come and go, and nothing is ever cleaned up in
-/// one go). A lookup reads one cache line of buckets, usually, and the slot it finds.
+/// one go). A lookup reads one cache line of buckets, usually, and the slot it finds. Up to
+/// [`FEW_KEYS`] keys are a list until the table is made.
 #[derive(Clone, Debug, Default)]
 pub(super) struct ByClient {
-    /// A power of two long, or empty.
+    /// A power of two long, or empty (then the keys are in `few`).
     buckets: Box<[u64]>,
+    /// The buckets while there is no table.
+    few: Few<u64, FEW_KEYS>,
     len: usize,
     hasher: foldhash::fast::RandomState,
 }
@@ -246,6 +310,7 @@ impl ByClient {
     pub(super) fn with_capacity(capacity: usize) -> Self {
         ByClient {
             buckets: vec![0u64; buckets_for(capacity)].into_boxed_slice(),
+            few: Few::default(),
             len: 0,
             hasher: Default::default(),
         }
@@ -276,6 +341,19 @@ impl ByClient {
         }
     }
 
+    /// The place in `few` of `key`'s bucket (no table yet).
+    fn find_few(
+        &self,
+        key: &ClientKey,
+        hash: u32,
+        key_of: impl Fn(Slot) -> Option<ClientKey>,
+    ) -> Option<usize> {
+        self.few
+            .as_slice()
+            .iter()
+            .position(|b| hash_of(*b) == hash && key_of(slot_of(*b)).as_ref() == Some(key))
+    }
+
     /// The bucket index holding `key`, if any.
     fn find(
         &self,
@@ -304,7 +382,12 @@ impl ByClient {
         key: &ClientKey,
         key_of: impl Fn(Slot) -> Option<ClientKey>,
     ) -> Option<Slot> {
-        let i = self.find(key, self.hash(key), key_of)?;
+        let hash = self.hash(key);
+        if self.buckets.is_empty() {
+            let i = self.find_few(key, hash, key_of)?;
+            return self.few.as_slice().get(i).map(|b| slot_of(*b));
+        }
+        let i = self.find(key, hash, key_of)?;
         self.buckets.get(i).map(|b| slot_of(*b))
     }
 
@@ -317,6 +400,18 @@ impl ByClient {
         key_of: impl Fn(Slot) -> Option<ClientKey>,
     ) -> Option<Slot> {
         let hash = self.hash(key);
+        if self.buckets.is_empty() {
+            if let Some(i) = self.find_few(key, hash, &key_of) {
+                let b = self.few.as_mut_slice().get_mut(i)?;
+                let previous = slot_of(*b);
+                *b = bucket(slot, hash);
+                return (previous != slot).then_some(previous);
+            }
+            if self.few.push(bucket(slot, hash)) {
+                self.len += 1;
+                return None;
+            }
+        }
         if let Some(i) = self.find(key, hash, key_of) {
             let b = self.buckets.get_mut(i)?;
             let previous = slot_of(*b);
@@ -344,12 +439,16 @@ impl ByClient {
         }
     }
 
-    /// Doubles the buckets, placing each key again by its stored hash (no slot is read).
+    /// Doubles the buckets (or makes the table from the list), placing each key again by
+    /// its stored hash (no slot is read).
     fn grow(&mut self) {
         let size = buckets_for(self.len.saturating_add(1).saturating_mul(2));
         let old = std::mem::replace(&mut self.buckets, vec![0u64; size].into_boxed_slice());
         for b in old.iter().copied().filter(|b| *b != 0) {
             self.place(b);
+        }
+        for b in self.few.take().as_slice() {
+            self.place(*b);
         }
     }
 
@@ -357,6 +456,14 @@ impl ByClient {
     pub(super) fn remove(&mut self, key: &ClientKey, slot: Slot) -> bool {
         let hash = self.hash(key);
         let wanted = bucket(slot, hash);
+        if self.buckets.is_empty() {
+            let Some(at) = self.few.as_slice().iter().position(|b| *b == wanted) else {
+                return false;
+            };
+            self.few.swap_remove(at);
+            self.len -= 1;
+            return true;
+        }
         let mask = self.mask();
         let mut i = self.home(hash);
         loop {
@@ -393,10 +500,29 @@ impl ByClient {
 
     /// The slots mapped to, in no particular order.
     pub(super) fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
-        self.buckets
+        self.few
+            .as_slice()
             .iter()
-            .filter(|b| **b != 0)
-            .map(|b| slot_of(*b))
+            .copied()
+            .chain(self.full_buckets().map(|(_, b)| b))
+            .map(slot_of)
+    }
+
+    /// The table's full buckets and where they are, skipping empty stretches a block at a
+    /// time (a table sized for a big bound is mostly empty; this is for the checks).
+    fn full_buckets(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        const BLOCK: usize = 64;
+        self.buckets
+            .chunks(BLOCK)
+            .enumerate()
+            .filter(|(_, block)| *block != [0u64; BLOCK].as_slice())
+            .flat_map(|(n, block)| {
+                block
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b != 0)
+                    .map(move |(i, b)| (n * BLOCK + i, *b))
+            })
     }
 
     /// Panics unless the count is right, the table is at most 3/4 full, every bucket's stored
@@ -404,8 +530,12 @@ impl ByClient {
     /// between), no two buckets hold the same key or slot, and every key finds its own
     /// bucket.
     pub(super) fn assert_consistent(&self, key_of: impl Fn(Slot) -> Option<ClientKey>) {
-        let full = self.buckets.iter().filter(|b| **b != 0).count();
-        assert_eq!(full, self.len, "keys vs count");
+        let full = self.full_buckets().count();
+        assert!(
+            self.few.len() == 0 || self.buckets.is_empty(),
+            "a list beside a table"
+        );
+        assert_eq!(full + self.few.len(), self.len, "keys vs count");
         assert!(
             self.buckets.is_empty() || self.buckets.len().is_power_of_two(),
             "table of {} buckets",
@@ -415,7 +545,7 @@ impl ByClient {
         let mask = self.mask();
         let mut keys = std::collections::HashSet::new();
         let mut slots = std::collections::HashSet::new();
-        for (i, &b) in self.buckets.iter().enumerate().filter(|(_, b)| **b != 0) {
+        for (i, b) in self.full_buckets() {
             let slot = slot_of(b);
             assert_ne!(slot, Slot::MAX, "bucket {i} names slot u32::MAX");
             let key = key_of(slot).expect("a client key maps to an empty slot");
@@ -425,6 +555,15 @@ impl ByClient {
                 assert_ne!(self.buckets[k], 0, "gap before bucket {i}");
                 k = (k + 1) & mask;
             }
+            assert!(keys.insert(key), "a client key mapped twice");
+            assert!(slots.insert(slot), "slot {slot} mapped twice");
+            assert_eq!(self.get(&key, &key_of), Some(slot), "lookup of slot {slot}");
+        }
+        for &b in self.few.as_slice() {
+            let slot = slot_of(b);
+            assert!(b != 0 && slot != Slot::MAX, "listed bucket {b:#x}");
+            let key = key_of(slot).expect("a client key maps to an empty slot");
+            assert_eq!(hash_of(b), self.hash(&key), "stored hash of slot {slot}");
             assert!(keys.insert(key), "a client key mapped twice");
             assert!(slots.insert(slot), "slot {slot} mapped twice");
             assert_eq!(self.get(&key, &key_of), Some(slot), "lookup of slot {slot}");
