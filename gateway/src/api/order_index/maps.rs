@@ -1,15 +1,18 @@
 //! The order index's two lookups, both to slot numbers of its [`super::Slots`]:
 //!
 //! * [`ById`]: order id -> slot. Order ids are the matcher's own rising sequence, so a big
-//!   index keeps slot numbers in pages of [`PAGE`] consecutive ids (no hashing of the id, and
-//!   the recent orders' numbers sit together in a few pages), found through a small map of
-//!   page numbers. A page goes when its last order goes, so memory follows the live orders
-//!   (at worst one page per order), never the span of ids. A handful of orders (a command's
-//!   subset, a fresh mirror) is a short list instead.
-//! * [`ByClient`]: client key -> slot, a table of 8-byte buckets (the slot and 32 bits of the
-//!   key's hash) that compares keys through the slots. The key is the client's choice, so its
-//!   hash is seeded per process (foldhash); the stored hash lets the table grow or clean up
-//!   without reading any slot.
+//!   index keeps slot numbers in pages of [`PAGE`] consecutive ids (1 KB each), found by page
+//!   number in a small map that stays in cache: the recent orders' numbers sit together in a
+//!   few pages instead of all over a big hash table. A page goes when its last order goes, so
+//!   memory follows the live orders (at worst a page per order), never the span of ids. A
+//!   handful of orders (a command's subset, a fresh mirror) is a short inline list instead.
+//! * [`ByClient`]: client key -> slot, a linear-probing table of 8-byte buckets (the slot and
+//!   32 bits of the key's hash) that compares keys through the slots, so that a bucket is
+//!   not a copy of the ~48-byte key. The key is the client's choice, so its hash is seeded
+//!   per process (foldhash); the stored hash lets the table grow without reading any slot.
+//!   A handful of keys is a short inline list instead.
+//!
+//! Both are checked against a plain map by the property tests below.
 
 use matcher::{AccountId, ClientOrderId, OrderId, SymbolId};
 use std::hash::BuildHasher;
