@@ -173,6 +173,17 @@ proptest! {
             let batch = h.run(to_command(op, n));
             check_against_engine(&h)?;
             for account in [ALICE, BOB] {
+                // The subset a reply renders from: consistent, the account's orders the
+                // batch names, as the index has them.
+                let subset = h.index.subset(account, &batch);
+                subset.assert_consistent();
+                for o in subset.open_orders(account, None) {
+                    prop_assert_eq!(Some(o), h.index.get(account, o.info.order_id));
+                }
+                prop_assert_eq!(
+                    execution_reports(&batch, account, &h.markets, &subset),
+                    execution_reports(&batch, account, &h.markets, &h.index)
+                );
                 for r in execution_reports(&batch, account, &h.markets, &h.index) {
                     let id = OrderId(r["i"].as_u64().unwrap());
                     prop_assert!(h.index.get(account, id).is_some());

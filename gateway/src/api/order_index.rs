@@ -22,20 +22,15 @@ use matcher::{
     SymbolId, TimeInForce,
 };
 use node::{CommandEvents, Engine, Projection};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// Slots of orders by id: ids are the matcher's own sequence numbers, so the fast
-/// multiplicative FxHash is safe here.
-type ById = HashMap<OrderId, usize, rustc_hash::FxBuildHasher>;
-/// Orders by client id: the key is the client's choice, so the hash is seeded per process
-/// (foldhash; SipHash, the std default, was a visible share of the matcher thread).
-type ByClient = HashMap<(AccountId, SymbolId, ClientOrderId), OrderId, foldhash::fast::RandomState>;
+mod maps;
+use maps::{ByClient, ById, ClientKey, Slot};
 
-/// Closed orders kept by default. Each kept order costs about 450 bytes (its ~290-byte slot,
-/// its client-id key, both maps' slots and slack), so this bound holds roughly 90 MB of
-/// closed orders (1,000,000 would be about 450 MB); pass another bound to
-/// [`OrderIndex::new`].
+/// Closed orders kept by default. Each kept order costs about 350 bytes (its ~290-byte slot,
+/// a few bytes in each map and slack), so this bound holds roughly 70 MB of closed orders
+/// (1,000,000 would be about 350 MB); pass another bound to [`OrderIndex::new`].
 pub const DEFAULT_MAX_CLOSED: usize = 200_000;
 
 /// Layout version of [`OrderIndex::to_bytes`]'s bytes.
@@ -72,7 +67,7 @@ impl IndexedOrder {
         !self.state.status.is_final()
     }
 
-    fn client_key(&self) -> (AccountId, SymbolId, ClientOrderId) {
+    fn client_key(&self) -> ClientKey {
         (self.info.account, self.info.symbol, self.client_order_id)
     }
 }
@@ -102,51 +97,71 @@ struct Slots {
     /// Every chunk but the last is full.
     chunks: Vec<Arc<Chunk>>,
     /// Empty slots, reused before the slots grow.
-    free: Vec<usize>,
+    free: Vec<Slot>,
+}
+
+/// Where `slot` is: its chunk and its place in the chunk.
+fn chunk_of(slot: Slot) -> (usize, usize) {
+    let slot = slot as usize;
+    (slot / CHUNK, slot % CHUNK)
 }
 
 impl Slots {
-    fn get(&self, slot: usize) -> Option<&Entry> {
-        self.chunks.get(slot / CHUNK)?.get(slot % CHUNK)?.as_ref()
+    fn get(&self, slot: Slot) -> Option<&Entry> {
+        let (chunk, at) = chunk_of(slot);
+        self.chunks.get(chunk)?.get(at)?.as_ref()
     }
 
-    fn get_mut(&mut self, slot: usize) -> Option<&mut Entry> {
-        Arc::make_mut(self.chunks.get_mut(slot / CHUNK)?)
-            .get_mut(slot % CHUNK)?
+    fn get_mut(&mut self, slot: Slot) -> Option<&mut Entry> {
+        let (chunk, at) = chunk_of(slot);
+        Arc::make_mut(self.chunks.get_mut(chunk)?)
+            .get_mut(at)?
             .as_mut()
     }
 
-    /// Puts `entry` in a free slot (or a new one) and returns the slot.
-    fn insert(&mut self, entry: Entry) -> usize {
+    /// Puts `entry` in a free slot (or a new one) and returns the slot; `None` when all
+    /// `u32::MAX` slots are taken (about a terabyte of orders; the maps store slots in 32
+    /// bits and `u32::MAX` is never handed out).
+    fn insert(&mut self, entry: Entry) -> Option<Slot> {
         if let Some(slot) = self.free.pop() {
-            if let Some(chunk) = self.chunks.get_mut(slot / CHUNK) {
-                if let Some(s) = Arc::make_mut(chunk).get_mut(slot % CHUNK) {
+            let (chunk, at) = chunk_of(slot);
+            if let Some(chunk) = self.chunks.get_mut(chunk) {
+                if let Some(s) = Arc::make_mut(chunk).get_mut(at) {
                     *s = Some(entry);
-                    return slot;
+                    return Some(slot);
                 }
             }
         }
         let chunks = self.chunks.len();
+        // Every chunk but the last is full.
+        let next = chunks.saturating_sub(1) * CHUNK + self.chunks.last().map_or(0, |c| c.len());
+        let slot = Slot::try_from(next).ok().filter(|s| *s < Slot::MAX)?;
         match self.chunks.last_mut() {
-            Some(chunk) if chunk.len() < CHUNK => {
-                let chunk = Arc::make_mut(chunk);
-                chunk.push(Some(entry));
-                (chunks - 1) * CHUNK + chunk.len() - 1
-            }
+            Some(chunk) if chunk.len() < CHUNK => Arc::make_mut(chunk).push(Some(entry)),
             _ => {
-                // The first chunk grows as it fills; later ones get their room at once.
-                let mut chunk = Vec::with_capacity(if chunks == 0 { 1 } else { CHUNK });
+                // The first chunk grows as it fills (room for two: most of a command's
+                // subsets hold one or two orders); later ones get their room at once.
+                let mut chunk = Vec::with_capacity(if chunks == 0 { 2 } else { CHUNK });
                 chunk.push(Some(entry));
                 self.chunks.push(Arc::new(chunk));
-                chunks * CHUNK
             }
+        }
+        Some(slot)
+    }
+
+    /// A hint to start loading the entry in `slot` (see [`OrderIndex::evict`]).
+    fn prefetch(&self, slot: Slot) {
+        let (chunk, at) = chunk_of(slot);
+        if let Some(e) = self.chunks.get(chunk).and_then(|c| c.get(at)) {
+            maps::prefetch(e);
         }
     }
 
     /// Empties `slot`, returning what it held.
-    fn remove(&mut self, slot: usize) -> Option<Entry> {
-        let chunk = self.chunks.get_mut(slot / CHUNK)?;
-        let entry = Arc::make_mut(chunk).get_mut(slot % CHUNK)?.take();
+    fn remove(&mut self, slot: Slot) -> Option<Entry> {
+        let (chunk, at) = chunk_of(slot);
+        let chunk = self.chunks.get_mut(chunk)?;
+        let entry = Arc::make_mut(chunk).get_mut(at)?.take();
         if entry.is_some() {
             self.free.push(slot);
         }
@@ -175,7 +190,7 @@ pub struct OrderIndex {
     by_id: ById,
     by_client: ByClient,
     /// Slots of closed orders, oldest closed first (the eviction queue).
-    closed: VecDeque<usize>,
+    closed: VecDeque<Slot>,
     /// The next `closed_seq` (starts at 1).
     next_closed_seq: u64,
     max_closed: usize,
@@ -288,8 +303,8 @@ impl OrderIndex {
             .min(1 << 22);
         OrderIndex {
             slots: Slots::default(),
-            by_id: ById::with_capacity_and_hasher(capacity, Default::default()),
-            by_client: ByClient::with_capacity_and_hasher(capacity, Default::default()),
+            by_id: ById::paged(),
+            by_client: ByClient::with_capacity(capacity),
             closed: VecDeque::with_capacity(max_closed.min(1 << 22)),
             next_closed_seq: 1,
             max_closed,
@@ -316,9 +331,10 @@ impl OrderIndex {
     pub fn of_orders(orders: impl IntoIterator<Item = IndexedOrder>, max_closed: usize) -> Self {
         let mut index = OrderIndex::unreserved(max_closed);
         for order in orders {
-            index.put(order);
-            if !order.is_open() {
-                index.close(order.info.order_id);
+            if let Some(slot) = index.put(order) {
+                if !order.is_open() {
+                    index.close(slot);
+                }
             }
         }
         index
@@ -330,7 +346,7 @@ impl OrderIndex {
     pub fn subset(&self, account: AccountId, batch: &CommandEvents) -> OrderIndex {
         let mut out = OrderIndex::unreserved(usize::MAX);
         let mut add = |id: OrderId| {
-            if out.by_id.contains_key(&id) {
+            if out.by_id.contains(id) {
                 return;
             }
             if let Some(o) = self.get(account, id) {
@@ -373,11 +389,12 @@ impl OrderIndex {
     }
 
     fn entry(&self, order_id: OrderId) -> Option<&Entry> {
-        self.slots.get(*self.by_id.get(&order_id)?)
+        self.slots.get(self.by_id.get(order_id)?)
     }
 
-    fn entry_mut(&mut self, order_id: OrderId) -> Option<&mut Entry> {
-        self.slots.get_mut(*self.by_id.get(&order_id)?)
+    /// The client key of the order in `slot`, for [`ByClient`]'s comparisons.
+    fn key_of(slots: &Slots) -> impl Fn(Slot) -> Option<ClientKey> + '_ {
+        |slot| slots.get(slot).map(|e| e.order.client_key())
     }
 
     /// An order of `account` on `symbol` by its current client order id (the most recent such
@@ -388,10 +405,12 @@ impl OrderIndex {
         symbol: SymbolId,
         client_order_id: &ClientOrderId,
     ) -> Option<&IndexedOrder> {
-        self.by_client
-            .get(&(account, symbol, *client_order_id))
-            .and_then(|id| self.get(account, *id))
-            .filter(|o| o.info.symbol == symbol)
+        let key = (account, symbol, *client_order_id);
+        let slot = self.by_client.get(&key, Self::key_of(&self.slots))?;
+        self.slots
+            .get(slot)
+            .map(|e| &e.order)
+            .filter(|o| o.info.account == account && o.info.symbol == symbol)
     }
 
     /// The open orders of `account` (optionally on one symbol), by ascending order id.
@@ -419,7 +438,7 @@ impl OrderIndex {
 
     /// Whether the index holds no order.
     pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.by_id.len() == 0
     }
 
     /// Folds one command's events.
@@ -437,6 +456,9 @@ impl OrderIndex {
     }
 
     fn fold(&mut self, batch: &CommandEvents, only: Option<AccountId>) {
+        if only.is_none() {
+            self.prefetch_client_keys(batch);
+        }
         self.evict();
         let ts = batch.ts_ms;
         let wanted = |info: &OrderInfo| only.is_none_or(|a| a == info.account);
@@ -478,6 +500,45 @@ impl OrderIndex {
         }
     }
 
+    /// Hints the CPU to start loading the `by_client` buckets of the client keys `batch`
+    /// adds or gives up (a cache miss each, in a big index), so that they arrive while the
+    /// eviction runs.
+    fn prefetch_client_keys(&self, batch: &CommandEvents) {
+        for event in &batch.events {
+            match &event.kind {
+                EventKind::OrderAccepted(a) => {
+                    let o = &a.order;
+                    self.by_client
+                        .prefetch(&(o.account, o.symbol, o.client_order_id));
+                }
+                EventKind::CancelReplaced(cr) => {
+                    if let CancelOutcome::Amended {
+                        order,
+                        old_client_order_id,
+                    } = &cr.cancel
+                    {
+                        self.by_client.prefetch(&(
+                            order.account,
+                            order.symbol,
+                            *old_client_order_id,
+                        ));
+                        self.by_client.prefetch(&(
+                            order.account,
+                            order.symbol,
+                            order.client_order_id,
+                        ));
+                    }
+                    if let NewOrderOutcome::Placed(a) = &cr.new_order {
+                        let o = &a.order;
+                        self.by_client
+                            .prefetch(&(o.account, o.symbol, o.client_order_id));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn insert(&mut self, info: &OrderInfo, state: OrderState, ts: u64) {
         let orig_qty = match info.order_type {
             OrderType::Limit { qty, .. } | OrderType::LimitMaker { qty, .. } => qty,
@@ -495,53 +556,49 @@ impl OrderIndex {
             update_time_ms: ts,
             working_time_ms: ts,
         };
-        self.put(order);
-        if state.status.is_final() {
-            self.close(info.order_id);
+        if let Some(slot) = self.put(order) {
+            if state.status.is_final() {
+                self.close(slot);
+            }
         }
     }
 
     /// Stores `order` as open (replacing an order of the same id) and maps its client key
-    /// to it.
-    fn put(&mut self, order: IndexedOrder) {
+    /// to it. Returns its slot.
+    fn put(&mut self, order: IndexedOrder) -> Option<Slot> {
         let id = order.info.order_id;
-        if let Some(old) = self.by_id.get(&id).copied() {
+        if let Some(old) = self.by_id.get(id) {
             // The matcher never reuses an id; should it, the old order goes entirely.
             if self.remove_slot(old).is_some_and(|e| e.closed_seq != 0) {
                 self.closed.retain(|s| *s != old);
             }
         }
-        let slot = self.slots.insert(Entry {
+        let key = order.client_key();
+        let Some(slot) = self.slots.insert(Entry {
             order,
             closed_seq: 0,
-            owns_client_key: false,
-        });
+            owns_client_key: true,
+        }) else {
+            tracing::error!(order = %id, "order index full: order not indexed");
+            return None;
+        };
         self.by_id.insert(id, slot);
-        self.claim_client_key(id);
+        self.claim_client_key(slot, &key);
+        Some(slot)
     }
 
-    /// Maps the client key of order `id` (its current one) to it, taking it from the order
-    /// that had it.
-    fn claim_client_key(&mut self, id: OrderId) {
-        let Some(entry) = self.entry_mut(id) else {
-            return;
-        };
-        entry.owns_client_key = true;
-        let key = entry.order.client_key();
-        if let Some(previous) = self.by_client.insert(key, id) {
-            if previous != id {
-                if let Some(e) = self.entry_mut(previous) {
-                    e.owns_client_key = false;
-                }
+    /// Maps `key` to the order in `slot`, taking it from the order that had it. The order
+    /// must already have `key` as its client key and record owning it.
+    fn claim_client_key(&mut self, slot: Slot, key: &ClientKey) {
+        if let Some(previous) = self.by_client.claim(key, slot, Self::key_of(&self.slots)) {
+            if let Some(e) = self.slots.get_mut(previous) {
+                e.owns_client_key = false;
             }
         }
     }
 
-    /// Puts order `id` at the end of the eviction queue.
-    fn close(&mut self, id: OrderId) {
-        let Some(slot) = self.by_id.get(&id).copied() else {
-            return;
-        };
+    /// Puts the order in `slot` at the end of the eviction queue.
+    fn close(&mut self, slot: Slot) {
         let seq = self.next_closed_seq;
         if let Some(e) = self.slots.get_mut(slot) {
             e.closed_seq = seq;
@@ -561,8 +618,11 @@ impl OrderIndex {
         new_client: Option<ClientOrderId>,
         ts: u64,
     ) {
-        let Some(entry) = self.entry_mut(id) else {
-            // Unknown after `seed` lost it or after eviction: nothing to update.
+        // Unknown after `seed` lost it or after eviction: nothing to update.
+        let Some(slot) = self.by_id.get(id) else {
+            return;
+        };
+        let Some(entry) = self.slots.get_mut(slot) else {
             return;
         };
         let o = &mut entry.order;
@@ -582,27 +642,32 @@ impl OrderIndex {
             o.orig_qty = state.executed_qty + state.remaining_qty + state.prevented_qty;
             let old_key = o.client_key();
             o.client_order_id = client;
-            let owned = std::mem::replace(&mut entry.owns_client_key, false);
+            let new_key = o.client_key();
+            let owned = std::mem::replace(&mut entry.owns_client_key, true);
             if owned {
-                self.by_client.remove(&old_key);
+                self.by_client.remove(&old_key, slot);
             }
-            self.claim_client_key(id);
+            self.claim_client_key(slot, &new_key);
         }
         if was_open && state.status.is_final() {
-            self.close(id);
+            self.close(slot);
         }
     }
 
     /// Removes the order in `slot` from the slots and both maps (not from `closed`).
-    fn remove_slot(&mut self, slot: usize) -> Option<Entry> {
+    fn remove_slot(&mut self, slot: Slot) -> Option<Entry> {
         let e = self.slots.remove(slot)?;
-        self.by_id.remove(&e.order.info.order_id);
+        self.by_id.remove(e.order.info.order_id);
         if e.owns_client_key {
-            self.by_client.remove(&e.order.client_key());
+            self.by_client.remove(&e.order.client_key(), slot);
         }
         Some(e)
     }
 
+    /// Evicts the oldest closed orders beyond the bound. Each eviction misses cache on the
+    /// order's slot and its `by_client` bucket in a big index; they are known in advance
+    /// (the front of the queue), so each fold hints the CPU to load the slot of the order
+    /// evicted two folds later and, from the slot loaded for the next one, its bucket.
     fn evict(&mut self) {
         while self.closed.len() > self.max_closed {
             let Some(slot) = self.closed.pop_front() else {
@@ -610,47 +675,77 @@ impl OrderIndex {
             };
             self.remove_slot(slot);
         }
+        if self.max_closed == 0 || self.closed.len() < self.max_closed {
+            return;
+        }
+        if let Some(&later) = self.closed.get(1) {
+            self.slots.prefetch(later);
+        }
+        if let Some(e) = self.closed.front().and_then(|s| self.slots.get(*s)) {
+            if e.owns_client_key {
+                self.by_client.prefetch(&e.order.client_key());
+            }
+        }
     }
 
     /// Panics unless the maps, the eviction queue and the slots agree: every order's slot is
-    /// where `by_id` says, `by_client` maps exactly the keys of the orders that record owning
-    /// theirs, the queue holds exactly the closed orders with a `closed_seq`, in rising
-    /// order, and no open order is queued. For tests, after every step.
+    /// where `by_id` says and `by_id` names no other slot, `by_client` maps exactly the keys
+    /// of the orders that record owning theirs (each map's own invariants hold too: see
+    /// [`ById::assert_consistent`], [`ByClient::assert_consistent`]), the queue holds exactly
+    /// the closed orders with a `closed_seq`, in rising order, and no open order is queued.
+    /// For tests, after every step.
     #[doc(hidden)]
     pub fn assert_consistent(&self) {
-        let free: std::collections::HashSet<usize> = self.slots.free.iter().copied().collect();
+        let free: std::collections::HashSet<Slot> = self.slots.free.iter().copied().collect();
         assert_eq!(free.len(), self.slots.free.len(), "a slot freed twice");
+        self.by_id.assert_consistent();
+        self.by_client.assert_consistent(Self::key_of(&self.slots));
         let mut entries = 0;
+        let mut owners = 0;
         for (c, chunk) in self.slots.chunks.iter().enumerate() {
             for (i, e) in chunk.iter().enumerate() {
-                let slot = c * CHUNK + i;
+                let slot = Slot::try_from(c * CHUNK + i).expect("slot numbers fit in 32 bits");
+                assert!(slot < Slot::MAX, "slot u32::MAX handed out");
                 let Some(e) = e else {
                     assert!(free.contains(&slot), "empty slot {slot} not free");
                     continue;
                 };
                 entries += 1;
                 let id = e.order.info.order_id;
-                assert_eq!(self.by_id.get(&id), Some(&slot), "by_id of order {id}");
+                assert_eq!(self.by_id.get(id), Some(slot), "by_id of order {id}");
                 let key = e.order.client_key();
                 assert_eq!(
-                    self.by_client.get(&key) == Some(&id),
+                    self.by_client.get(&key, Self::key_of(&self.slots)) == Some(slot),
                     e.owns_client_key,
                     "client key ownership of order {id}"
                 );
+                owners += usize::from(e.owns_client_key);
                 if e.closed_seq != 0 {
                     assert!(!e.order.is_open(), "open order {id} queued for eviction");
                 }
             }
         }
         assert_eq!(entries, self.by_id.len(), "orders vs by_id");
+        for (id, slot) in self.by_id.iter() {
+            let e = self.slots.get(slot).expect("by_id names a full slot");
+            assert_eq!(e.order.info.order_id, id, "by_id of slot {slot}");
+        }
         assert_eq!(
             entries + self.slots.free.len(),
             self.slots.capacity(),
             "slots vs free list"
         );
-        for (key, id) in &self.by_client {
-            let e = self.entry(*id).expect("by_client names an indexed order");
-            assert_eq!(e.order.client_key(), *key, "by_client key of order {id}");
+        assert_eq!(
+            owners,
+            self.by_client.len(),
+            "client key owners vs by_client"
+        );
+        for slot in self.by_client.slots() {
+            let e = self.slots.get(slot).expect("by_client names a full slot");
+            assert!(
+                e.owns_client_key,
+                "by_client names slot {slot}, not its owner"
+            );
         }
         let mut last = 0;
         for slot in &self.closed {
@@ -737,31 +832,42 @@ impl OrderIndex {
         let mut index = OrderIndex::new(max_closed);
         for order in saved.orders {
             let id = order.info.order_id;
-            if index.by_id.contains_key(&id) {
+            if index.by_id.contains(id) {
                 return Err(format!("order {id} saved twice"));
             }
-            let slot = index.slots.insert(Entry {
-                order,
-                closed_seq: 0,
-                owns_client_key: false,
-            });
+            let slot = index
+                .slots
+                .insert(Entry {
+                    order,
+                    closed_seq: 0,
+                    owns_client_key: false,
+                })
+                .ok_or_else(|| format!("too many orders (at order {id})"))?;
             index.by_id.insert(id, slot);
         }
         for (account, symbol, client, id) in saved.by_client {
             let key = (account, symbol, client);
-            let Some(e) = index.entry_mut(id) else {
+            let Some((slot, e)) = index
+                .by_id
+                .get(id)
+                .and_then(|slot| Some((slot, index.slots.get_mut(slot)?)))
+            else {
                 return Err(format!("client id of order {id} not in the index"));
             };
             if e.order.client_key() != key || e.owns_client_key {
                 return Err(format!("client id of order {id} does not match it"));
             }
             e.owns_client_key = true;
-            if index.by_client.insert(key, id).is_some() {
+            if index
+                .by_client
+                .claim(&key, slot, Self::key_of(&index.slots))
+                .is_some()
+            {
                 return Err(format!("client id of order {id} saved twice"));
             }
         }
         for id in saved.closed {
-            let Some(&slot) = index.by_id.get(&id) else {
+            let Some(slot) = index.by_id.get(id) else {
                 return Err(format!("closed order {id} not in the index"));
             };
             let seq = index.next_closed_seq;
