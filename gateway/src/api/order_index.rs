@@ -149,14 +149,6 @@ impl Slots {
         Some(slot)
     }
 
-    /// A hint to start loading the entry in `slot` (see [`OrderIndex::evict`]).
-    fn prefetch(&self, slot: Slot) {
-        let (chunk, at) = chunk_of(slot);
-        if let Some(e) = self.chunks.get(chunk).and_then(|c| c.get(at)) {
-            maps::prefetch(e);
-        }
-    }
-
     /// Empties `slot`, returning what it held.
     fn remove(&mut self, slot: Slot) -> Option<Entry> {
         let (chunk, at) = chunk_of(slot);
@@ -456,9 +448,6 @@ impl OrderIndex {
     }
 
     fn fold(&mut self, batch: &CommandEvents, only: Option<AccountId>) {
-        if only.is_none() {
-            self.prefetch_client_keys(batch);
-        }
         self.evict();
         let ts = batch.ts_ms;
         let wanted = |info: &OrderInfo| only.is_none_or(|a| a == info.account);
@@ -493,45 +482,6 @@ impl OrderIndex {
                         if wanted(&a.order) {
                             self.insert(&a.order, a.state, ts);
                         }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Hints the CPU to start loading the `by_client` buckets of the client keys `batch`
-    /// adds or gives up (a cache miss each, in a big index), so that they arrive while the
-    /// eviction runs.
-    fn prefetch_client_keys(&self, batch: &CommandEvents) {
-        for event in &batch.events {
-            match &event.kind {
-                EventKind::OrderAccepted(a) => {
-                    let o = &a.order;
-                    self.by_client
-                        .prefetch(&(o.account, o.symbol, o.client_order_id));
-                }
-                EventKind::CancelReplaced(cr) => {
-                    if let CancelOutcome::Amended {
-                        order,
-                        old_client_order_id,
-                    } = &cr.cancel
-                    {
-                        self.by_client.prefetch(&(
-                            order.account,
-                            order.symbol,
-                            *old_client_order_id,
-                        ));
-                        self.by_client.prefetch(&(
-                            order.account,
-                            order.symbol,
-                            order.client_order_id,
-                        ));
-                    }
-                    if let NewOrderOutcome::Placed(a) = &cr.new_order {
-                        let o = &a.order;
-                        self.by_client
-                            .prefetch(&(o.account, o.symbol, o.client_order_id));
                     }
                 }
                 _ => {}
@@ -664,27 +614,12 @@ impl OrderIndex {
         Some(e)
     }
 
-    /// Evicts the oldest closed orders beyond the bound. Each eviction misses cache on the
-    /// order's slot and its `by_client` bucket in a big index; they are known in advance
-    /// (the front of the queue), so each fold hints the CPU to load the slot of the order
-    /// evicted two folds later and, from the slot loaded for the next one, its bucket.
     fn evict(&mut self) {
         while self.closed.len() > self.max_closed {
             let Some(slot) = self.closed.pop_front() else {
                 break;
             };
             self.remove_slot(slot);
-        }
-        if self.max_closed == 0 || self.closed.len() < self.max_closed {
-            return;
-        }
-        if let Some(&later) = self.closed.get(1) {
-            self.slots.prefetch(later);
-        }
-        if let Some(e) = self.closed.front().and_then(|s| self.slots.get(*s)) {
-            if e.owns_client_key {
-                self.by_client.prefetch(&e.order.client_key());
-            }
         }
     }
 

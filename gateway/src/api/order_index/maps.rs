@@ -336,14 +336,6 @@ impl ByClient {
         self.len
     }
 
-    /// Asks the CPU to start loading the buckets `key` would be found in: a hint ahead of a
-    /// lookup, a claim or a removal of `key` a little later.
-    pub(super) fn prefetch(&self, key: &ClientKey) {
-        if let Some(b) = self.buckets.get(self.home(self.hash(key))) {
-            prefetch(b);
-        }
-    }
-
     /// The place in `few` of `key`'s bucket (no table yet).
     fn find_few(
         &self,
@@ -572,29 +564,6 @@ impl ByClient {
             assert_eq!(self.get(&key, &key_of), Some(slot), "lookup of slot {slot}");
         }
     }
-}
-
-/// A hint to load every cache line of `value` (nothing on other architectures).
-pub(super) fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let start = (value as *const T).cast::<i8>();
-        let size = std::mem::size_of::<T>();
-        let mut offset = 0;
-        while offset < size {
-            // SAFETY: SSE is part of every x86_64 target, and a prefetch only hints the
-            // cache: it reads nothing the program sees and faults on no address.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
-            offset += 64;
-        }
-        if size > 0 {
-            // SAFETY: as above (the value's last byte, whose line the loop may have missed).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(size - 1)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
 }
 
 #[cfg(test)]
