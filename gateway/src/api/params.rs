@@ -26,7 +26,6 @@ use crate::auth;
 use crate::errors::ApiError;
 use matcher::ClientOrderId;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// The legal range of a client order id as this exchange accepts it.
 pub const CLIENT_ORDER_ID_RANGE: &str = "^[a-zA-Z0-9-_]{1,36}$";
@@ -52,7 +51,10 @@ pub struct Security {
 /// A request's parameters as sent, with what has been read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Params {
-    values: BTreeMap<String, String>,
+    /// Sorted by name, names unique; a value is taken out when read. (A dozen parameters:
+    /// a sorted vector of the sent strings costs no allocation beyond them, a B-tree cost
+    /// nodes and a rebalance per read.)
+    values: Vec<(String, Option<String>)>,
     read: usize,
     sent: usize,
 }
@@ -60,42 +62,20 @@ pub struct Params {
 impl Params {
     /// Renders `params` as sent (see the module docs).
     pub fn from_json(params: &Map<String, Value>) -> Result<Params, Failure> {
-        let pairs = auth::json_params_as_sent(params)?;
-        let sent = pairs.len();
-        Ok(Params {
-            values: pairs.into_iter().collect(),
-            read: 0,
-            sent,
-        })
+        Ok(Params::from_owned(auth::json_params_as_sent(params)?))
     }
 
-    /// The parameters of a parsed request (see the module docs): a value that is not a
-    /// string, an integer or a boolean is `-1102` for its name (the first such, in the
-    /// order sent).
-    pub fn from_sent(params: SentParams) -> Result<Params, Failure> {
-        let sent = params.len();
-        let mut values = BTreeMap::new();
-        for (name, value) in params.0 {
-            let text = match value {
-                SentValue::Str(s) | SentValue::Int(s) => s,
-                SentValue::Bool(b) => b.to_string(),
-                SentValue::Other(_) => return Err(mandatory(&name)),
-            };
-            values.insert(name, text);
+    /// Params of `(name, value)` pairs; of a name sent twice the last value counts.
+    fn from_owned(mut pairs: Vec<(String, String)>) -> Params {
+        // A stable sort keeps repeated names in the order sent; the last of each run stays.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut values: Vec<(String, Option<String>)> = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            match values.last_mut() {
+                Some(last) if last.0 == name => last.1 = Some(value),
+                _ => values.push((name, Some(value))),
+            }
         }
-        Ok(Params {
-            values,
-            read: 0,
-            sent,
-        })
-    }
-
-    /// Builds params from `(name, value)` pairs as sent (tests and non-JSON callers).
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Params {
-        let values: BTreeMap<String, String> = pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
         let sent = values.len();
         Params {
             values,
@@ -104,14 +84,51 @@ impl Params {
         }
     }
 
+    fn find(&self, name: &str) -> Option<usize> {
+        self.values
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+    }
+
+    /// The parameters of a parsed request (see the module docs): a value that is not a
+    /// string, an integer or a boolean is `-1102` for its name (the first such, in the
+    /// order sent).
+    pub fn from_sent(params: SentParams) -> Result<Params, Failure> {
+        let mut pairs = Vec::with_capacity(params.len());
+        for (name, value) in params.0 {
+            let text = match value {
+                SentValue::Str(s) | SentValue::Int(s) => s,
+                SentValue::Bool(b) => b.to_string(),
+                SentValue::Other(_) => return Err(mandatory(&name)),
+            };
+            pairs.push((name, text));
+        }
+        Ok(Params::from_owned(pairs))
+    }
+
+    /// Builds params from `(name, value)` pairs as sent (tests and non-JSON callers).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Params {
+        Params::from_owned(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
     /// Whether a parameter was sent (does not read it).
     pub fn contains(&self, name: &str) -> bool {
-        self.values.contains_key(name)
+        self.find(name)
+            .is_some_and(|i| self.values.get(i).is_some_and(|(_, v)| v.is_some()))
     }
 
     /// Reads an optional parameter; sent empty is `-1102`.
     pub fn optional(&mut self, name: &str) -> Result<Option<String>, Failure> {
-        match self.values.remove(name) {
+        let taken = self
+            .find(name)
+            .and_then(|i| self.values.get_mut(i))
+            .and_then(|(_, v)| v.take());
+        match taken {
             None => Ok(None),
             Some(v) if v.is_empty() => Err(mandatory(name)),
             Some(v) => {
@@ -189,8 +206,11 @@ impl Params {
     /// payload from every parameter as sent. `timestamp` is mandatory; `recvWindow` is
     /// Binance's decimal milliseconds ([`auth::parse_recv_window`]).
     pub fn take_security(&mut self) -> Result<Security, Failure> {
-        let payload =
-            auth::signature_payload(self.values.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let payload = auth::signature_payload(
+            self.values
+                .iter()
+                .filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v))),
+        );
         let api_key = self.optional("apiKey")?;
         let signature = self.optional(auth::SIGNATURE_PARAM)?;
         let timestamp = self.mandatory_u64("timestamp")?;
@@ -207,7 +227,7 @@ impl Params {
 
     /// Ends reading: any parameter left unread is `-1104`.
     pub fn finish(self) -> Result<(), Failure> {
-        if self.values.is_empty() {
+        if self.values.iter().all(|(_, v)| v.is_none()) {
             Ok(())
         } else {
             Err(Failure::unread(self.read, self.sent))
@@ -341,5 +361,43 @@ mod tests {
         assert_eq!(q.take_security().unwrap_err().code, -1102);
         let mut r = params(json!({"timestamp": 1, "recvWindow": "60001"}));
         assert_eq!(r.take_security().unwrap_err().code, -1131);
+    }
+
+    proptest::proptest! {
+        /// Reading behaves as a map of the pairs (a repeated name keeps its last value):
+        /// each name's value once, then nothing; `finish` fails exactly while something is
+        /// unread, with the counts of what was read and sent.
+        #[test]
+        fn reads_behave_as_a_map_of_the_pairs(
+            pairs in proptest::collection::vec(("[a-e]{1,2}", "[a-z0-9]{0,3}"), 0..12),
+            reads in proptest::collection::vec("[a-e]{1,2}", 0..16),
+        ) {
+            let mut model: std::collections::BTreeMap<String, String> =
+                pairs.iter().cloned().collect();
+            let sent = model.len();
+            let mut p = Params::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let mut read = 0;
+            for name in &reads {
+                proptest::prop_assert_eq!(p.contains(name), model.contains_key(name));
+                let expected = model.remove(name);
+                match p.optional(name) {
+                    Ok(got) => {
+                        proptest::prop_assert_eq!(&got, &expected);
+                        read += usize::from(got.is_some());
+                    }
+                    Err(f) => {
+                        proptest::prop_assert_eq!(f.code, -1102);
+                        proptest::prop_assert_eq!(expected.as_deref(), Some(""));
+                    }
+                }
+            }
+            match p.finish() {
+                Ok(()) => proptest::prop_assert!(model.is_empty()),
+                Err(f) => {
+                    proptest::prop_assert!(!model.is_empty());
+                    proptest::prop_assert_eq!(f, Failure::unread(read, sent));
+                }
+            }
+        }
     }
 }
