@@ -51,9 +51,9 @@ pub struct Security {
 /// A request's parameters as sent, with what has been read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Params {
-    /// Sorted by name, names unique; a value is taken out when read. (A dozen parameters:
-    /// a sorted vector of the sent strings costs no allocation beyond them, a B-tree cost
-    /// nodes and a rebalance per read.)
+    /// Sorted by [`name_order`], names unique; a value is taken out when read. (A dozen
+    /// parameters: a sorted vector of the sent strings costs no allocation beyond them, a
+    /// B-tree cost nodes and a rebalance per read.)
     values: Vec<(String, Option<String>)>,
     read: usize,
     sent: usize,
@@ -68,7 +68,7 @@ impl Params {
     /// Params of `(name, value)` pairs; of a name sent twice the last value counts.
     fn from_owned(mut pairs: Vec<(String, String)>) -> Params {
         // A stable sort keeps repeated names in the order sent; the last of each run stays.
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.sort_by(|a, b| name_order(&a.0, &b.0));
         let mut values: Vec<(String, Option<String>)> = Vec::with_capacity(pairs.len());
         for (name, value) in pairs {
             match values.last_mut() {
@@ -86,7 +86,7 @@ impl Params {
 
     fn find(&self, name: &str) -> Option<usize> {
         self.values
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .binary_search_by(|(n, _)| name_order(n, name))
             .ok()
     }
 
@@ -233,6 +233,13 @@ impl Params {
             Err(Failure::unread(self.read, self.sent))
         }
     }
+}
+
+/// The order of [`Params`]' names: by length, then bytes. A method reads a few dozen names
+/// per request, most of them not sent; comparing lengths first settles nearly every step of
+/// a lookup without comparing bytes.
+fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 /// `-1102` for `name`.
