@@ -16,6 +16,7 @@
 //!   valid"` (Binance words it "Invalid 'params' in JSON request; expected an object.").
 
 use crate::api::failure::Failure;
+use crate::api::wire::WriteJson;
 use crate::errors::ApiError;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -567,6 +568,31 @@ pub fn render_ok<B: Serialize>(id: &Value, result: B, rate_limits: &[RateLimitSt
         body: result,
         rate_limits,
     })
+}
+
+/// A success response whose result writes itself ([`WriteJson`]): the same text as
+/// [`render_ok`] of the equivalent JSON value, without serde's serializer for the hot bodies.
+pub fn render_ok_json<B: WriteJson + ?Sized>(
+    id: &Value,
+    result: &B,
+    rate_limits: &[RateLimitStatus],
+) -> String {
+    let mut out = Vec::with_capacity(RESPONSE_CAPACITY);
+    out.extend_from_slice(b"{\"id\":");
+    // Writing to memory cannot fail.
+    if serde_json::to_writer(&mut out, id).is_err() {
+        return String::new();
+    }
+    out.extend_from_slice(b",\"status\":200,\"result\":");
+    result.write_json(&mut out);
+    if !rate_limits.is_empty() {
+        out.extend_from_slice(b",\"rateLimits\":");
+        if serde_json::to_writer(&mut out, rate_limits).is_err() {
+            return String::new();
+        }
+    }
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// An error response with the failure's status.

@@ -26,8 +26,8 @@ pub mod user_data;
 pub mod wire;
 
 pub use envelope::{
-    parse_request, render_error, render_ok, BadRequest, Method, RateLimit, RateLimitInterval,
-    RateLimitStatus, RateLimitType, Request, SentParams, SentValue,
+    parse_request, render_error, render_ok, render_ok_json, BadRequest, Method, RateLimit,
+    RateLimitInterval, RateLimitStatus, RateLimitType, Request, SentParams, SentValue,
 };
 pub use failure::Failure;
 pub use markets::{Market, Markets};

@@ -467,7 +467,7 @@ fn failed_half<T>(reason: matcher::RejectReason) -> HalfBody<T> {
 
 /// A failure's `data` as a JSON value (serializing plain strings and integers cannot fail).
 fn data_value(body: &CancelReplaceBody<'_>) -> Value {
-    serde_json::to_value(body).unwrap_or(Value::Null)
+    serde_json::from_str(&crate::api::wire::to_json_text(body)).unwrap_or(Value::Null)
 }
 
 /// The order object of `order.status` / `openOrders.status`.

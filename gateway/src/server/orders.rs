@@ -10,7 +10,10 @@ use crate::api::markets::{
 };
 use crate::api::orders::{parse_account_request, AccountRequest};
 use crate::api::render::{self, CommissionRates};
-use crate::api::{render_error, render_ok, Failure, Method, Params, RateLimitStatus};
+use crate::api::wire::WriteJson;
+use crate::api::{
+    render_error, render_ok, render_ok_json, Failure, Method, Params, RateLimitStatus,
+};
 use crate::errors::ApiError;
 use matcher::{AccountId, CancelTarget, Command};
 use node::NodeError;
@@ -89,8 +92,8 @@ struct Answer {
 }
 
 impl Answer {
-    fn ok<B: serde::Serialize>(&self, result: B) -> String {
-        render_ok(&self.id, result, &self.limits)
+    fn ok<B: WriteJson + ?Sized>(&self, result: &B) -> String {
+        render_ok_json(&self.id, result, &self.limits)
     }
 
     /// The answer's text: the rendered success, or the failure (counted as an error).
@@ -248,7 +251,7 @@ pub(crate) fn place(
                     Err(_) => Err(node_failure(&NodeError::ShuttingDown)),
                 };
                 match outcome {
-                    Ok(result) => render_ok(&id, result, &limits),
+                    Ok(result) => render_ok_json(&id, &result, &limits),
                     Err(failure) => {
                         inc(&gateway.metrics.errors);
                         render_error(&id, &failure, &limits)
@@ -279,7 +282,7 @@ pub(crate) fn cancel(
         command,
         move |events, index, answer| {
             render::cancel_result(&req, account, events, &markets, index)
-                .map(|body| answer.ok(body))
+                .map(|body| answer.ok(&body))
         },
     )
 }
@@ -306,7 +309,7 @@ pub(crate) fn cancel_replace(
         command,
         move |events, index, answer| {
             render::cancel_replace_result(&req, account, events, &markets, index)
-                .map(|body| answer.ok(body))
+                .map(|body| answer.ok(&body))
         },
     )
 }
@@ -335,7 +338,7 @@ pub(crate) fn cancel_all(
         command,
         move |events, index, answer| {
             render::cancel_all_result(account, events, &markets, index, &mut ids)
-                .map(|body| answer.ok(body))
+                .map(|bodies| answer.ok(bodies.as_slice()))
         },
     )
 }

@@ -199,7 +199,8 @@ impl Harness {
                 render::cancel_replace_result(r, account, &b, m, ix).map(to_json)
             }
             (AccountRequest::CancelAll { .. }, Some(b)) => {
-                render::cancel_all_result(account, &b, m, ix, &mut self.ids).map(to_json)
+                render::cancel_all_result(account, &b, m, ix, &mut self.ids)
+                    .map(|bodies| to_json_list(&bodies))
             }
             (
                 AccountRequest::Test {
@@ -233,8 +234,14 @@ impl Harness {
 }
 
 /// A typed response body as JSON.
-fn to_json<T: serde::Serialize>(body: T) -> Value {
-    serde_json::to_value(body).unwrap()
+/// The bodies as the server writes them, read back as a JSON value.
+fn to_json_list<T: gateway::api::wire::WriteJson>(bodies: &[T]) -> Value {
+    serde_json::from_str(&gateway::api::wire::to_json_text(bodies)).unwrap()
+}
+
+/// The body as the server writes it, read back as a JSON value.
+fn to_json<T: gateway::api::wire::WriteJson>(body: T) -> Value {
+    serde_json::from_str(&gateway::api::wire::to_json_text(&body)).unwrap()
 }
 
 /// A signed-looking request frame (the harness does not verify signatures).
