@@ -155,7 +155,9 @@ pub async fn stop_signal(handle: &NodeHandle<OrderIndex>) -> &'static str {
 /// Starts the node (recovery included) from `config`.
 pub fn start_node(config: &Config) -> Result<Node<OrderIndex>> {
     let node_config = config.node_config()?;
-    let node = Node::start(node_config, OrderIndex::default())
+    let index = OrderIndex::default();
+    index.warm_capture_buffer();
+    let node = Node::start(node_config, index)
         .with_context(|| format!("starting the node in {}", config.data_dir.display()))?;
     Ok(node)
 }

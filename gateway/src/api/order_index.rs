@@ -218,6 +218,18 @@ impl CaptureBuffer {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = buffer;
     }
+
+    /// Offers `buffer` unless the pool already holds one at least as large (a capture may
+    /// have taken the pool's buffer meanwhile; it hands its own back afterwards).
+    fn offer(&self, buffer: Vec<Option<Entry>>) {
+        let mut pooled = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if pooled.capacity() < buffer.capacity() {
+            *pooled = buffer;
+        }
+    }
 }
 
 impl Default for OrderIndex {
@@ -692,12 +704,40 @@ impl OrderIndex {
         assert_eq!(queued, self.closed.len(), "queued orders vs queue");
     }
 
+    /// Prepares the snapshot capture's buffer in a background thread: room for the slots of
+    /// `max_closed` closed orders and half again, its pages touched. Without it the first
+    /// snapshot's capture faults in tens of MB of fresh memory (~170 ms at 75k requests/s
+    /// instead of ~20), and the matcher thread copies every chunk it writes while the
+    /// capture still holds it. The buffer is what the captures keep between snapshots
+    /// anyway, so this moves page faults off the hot path without adding memory. For a
+    /// node's index, called before `Node::start` (recovery keeps the buffer).
+    pub fn warm_capture_buffer(&self) {
+        let pool = self.capture_buffer.clone();
+        let entries = self
+            .max_closed
+            .saturating_add(self.max_closed / 2)
+            .min(1 << 22);
+        let spawned = std::thread::Builder::new()
+            .name("capture-warmup".into())
+            .spawn(move || {
+                let mut buffer: Vec<Option<Entry>> = Vec::with_capacity(entries);
+                buffer.resize(entries, None);
+                buffer.clear();
+                pool.offer(buffer);
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "capture buffer warm-up thread not started");
+        }
+    }
+
     /// Rebuilds the open orders from the engine (see the module docs for what is
     /// approximated). The engine has no iterator over all orders, so ids are probed from 1
     /// until every open order was found: linear in the highest open order id.
     pub fn seed_from_engine(&mut self, engine: &Engine) {
         let keep = self.max_closed;
+        let pool = self.capture_buffer.clone();
         *self = OrderIndex::new(keep);
+        self.capture_buffer = pool;
         let total = engine.open_order_total();
         let mut found = 0usize;
         let mut id = 1u64;
@@ -858,7 +898,9 @@ impl Projection for OrderIndex {
     }
 
     fn load(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let pool = self.capture_buffer.clone();
         *self = OrderIndex::from_bytes(bytes)?;
+        self.capture_buffer = pool;
         Ok(())
     }
 }
@@ -866,6 +908,32 @@ impl Projection for OrderIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The warmed buffer lands in the pool, and recovery (a load) keeps the pool.
+    #[test]
+    fn the_warmed_capture_buffer_is_kept_through_a_load() {
+        use node::Projection;
+        let pooled = |index: &OrderIndex| {
+            index
+                .capture_buffer
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .capacity()
+        };
+        let mut index = OrderIndex::new(1000);
+        index.warm_capture_buffer();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while pooled(&index) < 1500 {
+            assert!(std::time::Instant::now() < deadline, "no warmed buffer");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let bytes = (index.save())()();
+        let pool = Arc::clone(&index.capture_buffer.0);
+        index.load(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert!(Arc::ptr_eq(&pool, &index.capture_buffer.0));
+        assert!(pooled(&index) >= 1500);
+    }
 
     /// The memory estimate in [`DEFAULT_MAX_CLOSED`]'s docs rests on this size.
     #[test]
