@@ -606,6 +606,20 @@ pub fn render_error(id: &Value, failure: &Failure, rate_limits: &[RateLimitStatu
     })
 }
 
+/// A request-weight status, as the tests' responses carry it.
+#[cfg(test)]
+pub(crate) fn sample_rate_limits() -> [RateLimitStatus; 1] {
+    [RateLimitStatus {
+        limit: RateLimit {
+            rate_limit_type: RateLimitType::RequestWeight,
+            interval: RateLimitInterval::Minute,
+            interval_num: 1,
+            limit: 6000,
+        },
+        count: 3,
+    }]
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -699,15 +713,7 @@ mod tests {
 
     #[test]
     fn renders_binance_envelopes() {
-        let limits = [RateLimitStatus {
-            limit: RateLimit {
-                rate_limit_type: RateLimitType::RequestWeight,
-                interval: RateLimitInterval::Minute,
-                interval_num: 1,
-                limit: 6000,
-            },
-            count: 3,
-        }];
+        let limits = sample_rate_limits();
         assert_eq!(
             render_ok(&json!("x"), json!({}), &limits),
             r#"{"id":"x","status":200,"result":{},"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000,"count":3}]}"#

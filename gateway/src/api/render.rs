@@ -27,10 +27,10 @@ use crate::api::orders::{
     RespType,
 };
 use crate::api::wire::{
-    CancelBody, CancelReplaceBody, FillBody, HalfBody, OrderBody, OrderResultBody,
+    CancelBody, CancelReplaceBody, FillBody, HalfBody, OrderBody, OrderFigures, OrderResultBody,
 };
 use crate::errors::{from_reject, ApiError};
-use crate::units::format_units;
+use crate::units::{format_units, SymbolUnits};
 use matcher::event::{CancelOutcome, NewOrderOutcome, OrderInfo, RequestKind};
 use matcher::{
     AccountId, AssetId, Balance, CancelTarget, ClientOrderId, EventKind, MarketAmount, OrderId,
@@ -193,7 +193,6 @@ fn new_order_response<'m>(
     }
     let u = &market.units;
     let (state, fills) = trace(batch, info.order_id, accepted);
-    let (type_text, tif) = type_texts(&info.order_type);
     let fills = (resp_type == RespType::Full).then(|| {
         fills
             .iter()
@@ -207,15 +206,7 @@ fn new_order_response<'m>(
             .collect()
     });
     body.result = Some(OrderResultBody {
-        price: u.price_text(limit_price(&info.order_type)),
-        orig_qty: u.quantity_text(orig_qty(info, &state)),
-        executed_qty: u.quantity_text(state.executed_qty),
-        orig_quote_order_qty: u.quote_text(orig_quote(&info.order_type)),
-        cummulative_quote_qty: u.quote_text(state.cum_quote),
-        status: status_text(state.status),
-        time_in_force: tif,
-        order_type: type_text,
-        side: side_text(info.side),
+        figures: figures(u, info, orig_qty(info, &state), &state),
         working_time: batch.ts_ms,
         stp: stp_text(info.stp),
         fills,
@@ -257,17 +248,24 @@ fn cancel_object<'m>(
     state: &OrderState,
     ts: u64,
 ) -> CancelBody<'m> {
-    let u = &market.units;
     let info = &desc.info;
-    let (type_text, tif) = type_texts(&info.order_type);
     CancelBody {
         symbol: market.name(),
         orig_client_order_id: *orig_client,
         order_id: info.order_id.0,
         client_order_id: *cancel_client,
         transact_time: ts,
+        figures: figures(&market.units, info, desc.orig_qty, state),
+        stp: stp_text(info.stp),
+    }
+}
+
+/// The members an order's RESULT and its cancel object share, for `state`.
+fn figures(u: &SymbolUnits, info: &OrderInfo, orig_qty: u64, state: &OrderState) -> OrderFigures {
+    let (type_text, tif) = type_texts(&info.order_type);
+    OrderFigures {
         price: u.price_text(limit_price(&info.order_type)),
-        orig_qty: u.quantity_text(desc.orig_qty),
+        orig_qty: u.quantity_text(orig_qty),
         executed_qty: u.quantity_text(state.executed_qty),
         orig_quote_order_qty: u.quote_text(orig_quote(&info.order_type)),
         cummulative_quote_qty: u.quote_text(state.cum_quote),
@@ -275,7 +273,6 @@ fn cancel_object<'m>(
         time_in_force: tif,
         order_type: type_text,
         side: side_text(info.side),
-        stp: stp_text(info.stp),
     }
 }
 

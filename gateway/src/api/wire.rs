@@ -78,9 +78,9 @@ impl WriteJson for FillBody<'_> {
     }
 }
 
-/// The RESULT part of an order response (absent for ACK).
+/// The members an order's RESULT and its cancel object share, `price` to `side`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrderResultBody<'a> {
+pub struct OrderFigures {
     /// Limit price (`0.00..` for market orders).
     pub price: DecimalText,
     /// Original quantity.
@@ -99,6 +99,37 @@ pub struct OrderResultBody<'a> {
     pub order_type: &'static str,
     /// Side text.
     pub side: &'static str,
+}
+
+impl OrderFigures {
+    /// `,"price":..` to `,"side":..`.
+    fn write_members(&self, out: &mut Vec<u8>) {
+        member(out, "price");
+        write_str(out, &self.price);
+        member(out, "origQty");
+        write_str(out, &self.orig_qty);
+        member(out, "executedQty");
+        write_str(out, &self.executed_qty);
+        member(out, "origQuoteOrderQty");
+        write_str(out, &self.orig_quote_order_qty);
+        member(out, "cummulativeQuoteQty");
+        write_str(out, &self.cummulative_quote_qty);
+        member(out, "status");
+        write_str(out, self.status);
+        member(out, "timeInForce");
+        write_str(out, self.time_in_force);
+        member(out, "type");
+        write_str(out, self.order_type);
+        member(out, "side");
+        write_str(out, self.side);
+    }
+}
+
+/// The RESULT part of an order response (absent for ACK).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderResultBody<'a> {
+    /// `price` to `side`.
+    pub figures: OrderFigures,
     /// Working time, ms.
     pub working_time: u64,
     /// Self-trade prevention mode text.
@@ -135,24 +166,7 @@ impl WriteJson for OrderBody<'_> {
         member(out, "transactTime");
         write_u64(out, self.transact_time);
         if let Some(r) = &self.result {
-            member(out, "price");
-            write_str(out, &r.price);
-            member(out, "origQty");
-            write_str(out, &r.orig_qty);
-            member(out, "executedQty");
-            write_str(out, &r.executed_qty);
-            member(out, "origQuoteOrderQty");
-            write_str(out, &r.orig_quote_order_qty);
-            member(out, "cummulativeQuoteQty");
-            write_str(out, &r.cummulative_quote_qty);
-            member(out, "status");
-            write_str(out, r.status);
-            member(out, "timeInForce");
-            write_str(out, r.time_in_force);
-            member(out, "type");
-            write_str(out, r.order_type);
-            member(out, "side");
-            write_str(out, r.side);
+            r.figures.write_members(out);
             member(out, "workingTime");
             write_u64(out, r.working_time);
             member(out, "selfTradePreventionMode");
@@ -179,24 +193,8 @@ pub struct CancelBody<'a> {
     pub client_order_id: ClientOrderId,
     /// Transaction time, ms.
     pub transact_time: u64,
-    /// Limit price.
-    pub price: DecimalText,
-    /// Original quantity.
-    pub orig_qty: DecimalText,
-    /// Executed quantity.
-    pub executed_qty: DecimalText,
-    /// Original quote quantity.
-    pub orig_quote_order_qty: DecimalText,
-    /// Cumulative quote quantity.
-    pub cummulative_quote_qty: DecimalText,
-    /// Status text.
-    pub status: &'static str,
-    /// Time in force text.
-    pub time_in_force: &'static str,
-    /// Type text.
-    pub order_type: &'static str,
-    /// Side text.
-    pub side: &'static str,
+    /// `price` to `side`.
+    pub figures: OrderFigures,
     /// Self-trade prevention mode text.
     pub stp: &'static str,
 }
@@ -214,24 +212,7 @@ impl WriteJson for CancelBody<'_> {
         write_str(out, self.client_order_id.as_str());
         member(out, "transactTime");
         write_u64(out, self.transact_time);
-        member(out, "price");
-        write_str(out, &self.price);
-        member(out, "origQty");
-        write_str(out, &self.orig_qty);
-        member(out, "executedQty");
-        write_str(out, &self.executed_qty);
-        member(out, "origQuoteOrderQty");
-        write_str(out, &self.orig_quote_order_qty);
-        member(out, "cummulativeQuoteQty");
-        write_str(out, &self.cummulative_quote_qty);
-        member(out, "status");
-        write_str(out, self.status);
-        member(out, "timeInForce");
-        write_str(out, self.time_in_force);
-        member(out, "type");
-        write_str(out, self.order_type);
-        member(out, "side");
-        write_str(out, self.side);
+        self.figures.write_members(out);
         member(out, "selfTradePreventionMode");
         write_str(out, self.stp);
         out.push(b'}');
@@ -346,15 +327,17 @@ mod tests {
             client_order_id: id("c1"),
             transact_time: 1_700_000_000_000,
             result: result.then(|| OrderResultBody {
-                price: d2(10_000),
-                orig_qty: d5(50_000),
-                executed_qty: d5(20_000),
-                orig_quote_order_qty: d2(0),
-                cummulative_quote_qty: d2(2_000),
-                status: "PARTIALLY_FILLED",
-                time_in_force: "GTC",
-                order_type: "LIMIT",
-                side: "BUY",
+                figures: OrderFigures {
+                    price: d2(10_000),
+                    orig_qty: d5(50_000),
+                    executed_qty: d5(20_000),
+                    orig_quote_order_qty: d2(0),
+                    cummulative_quote_qty: d2(2_000),
+                    status: "PARTIALLY_FILLED",
+                    time_in_force: "GTC",
+                    order_type: "LIMIT",
+                    side: "BUY",
+                },
                 working_time: 1_700_000_000_000,
                 stp: "NONE",
                 fills: fills.then(|| {
@@ -377,15 +360,17 @@ mod tests {
             order_id: 12,
             client_order_id: id("x9"),
             transact_time: 5,
-            price: d2(10_000),
-            orig_qty: d5(50_000),
-            executed_qty: d5(0),
-            orig_quote_order_qty: d2(0),
-            cummulative_quote_qty: d2(0),
-            status: "CANCELED",
-            time_in_force: "GTC",
-            order_type: "LIMIT",
-            side: "SELL",
+            figures: OrderFigures {
+                price: d2(10_000),
+                orig_qty: d5(50_000),
+                executed_qty: d5(0),
+                orig_quote_order_qty: d2(0),
+                cummulative_quote_qty: d2(0),
+                status: "CANCELED",
+                time_in_force: "GTC",
+                order_type: "LIMIT",
+                side: "SELL",
+            },
             stp: "NONE",
         }
     }
@@ -442,18 +427,9 @@ mod tests {
     /// escaping.
     #[test]
     fn written_responses_equal_serde_json_of_their_value() {
-        use crate::api::{render_ok, render_ok_json, RateLimit, RateLimitStatus};
-        use crate::api::{RateLimitInterval, RateLimitType};
+        use crate::api::{render_ok, render_ok_json};
         use serde_json::{json, Value};
-        let limits = vec![RateLimitStatus {
-            limit: RateLimit {
-                rate_limit_type: RateLimitType::RequestWeight,
-                interval: RateLimitInterval::Minute,
-                interval_num: 1,
-                limit: 6000,
-            },
-            count: 3,
-        }];
+        let limits = crate::api::envelope::sample_rate_limits();
         let bodies = [
             CancelReplaceBody {
                 cancel_result: "FAILURE",
