@@ -47,6 +47,18 @@ fn member(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(b"\":");
 }
 
+/// `,"name":"value"` (see [`member`] and [`write_str`]).
+fn str_member(out: &mut Vec<u8>, name: &str, value: &str) {
+    member(out, name);
+    write_str(out, value);
+}
+
+/// `,"name":n`.
+fn u64_member(out: &mut Vec<u8>, name: &str, n: u64) {
+    member(out, name);
+    write_u64(out, n);
+}
+
 /// One fill of a FULL `order.place` response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FillBody<'a> {
@@ -66,14 +78,10 @@ impl WriteJson for FillBody<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"price\":");
         write_str(out, &self.price);
-        member(out, "qty");
-        write_str(out, &self.qty);
-        member(out, "commission");
-        write_str(out, &self.commission);
-        member(out, "commissionAsset");
-        write_str(out, self.commission_asset);
-        member(out, "tradeId");
-        write_u64(out, self.trade_id);
+        str_member(out, "qty", &self.qty);
+        str_member(out, "commission", &self.commission);
+        str_member(out, "commissionAsset", self.commission_asset);
+        u64_member(out, "tradeId", self.trade_id);
         out.push(b'}');
     }
 }
@@ -104,24 +112,15 @@ pub struct OrderFigures {
 impl OrderFigures {
     /// `,"price":..` to `,"side":..`.
     fn write_members(&self, out: &mut Vec<u8>) {
-        member(out, "price");
-        write_str(out, &self.price);
-        member(out, "origQty");
-        write_str(out, &self.orig_qty);
-        member(out, "executedQty");
-        write_str(out, &self.executed_qty);
-        member(out, "origQuoteOrderQty");
-        write_str(out, &self.orig_quote_order_qty);
-        member(out, "cummulativeQuoteQty");
-        write_str(out, &self.cummulative_quote_qty);
-        member(out, "status");
-        write_str(out, self.status);
-        member(out, "timeInForce");
-        write_str(out, self.time_in_force);
-        member(out, "type");
-        write_str(out, self.order_type);
-        member(out, "side");
-        write_str(out, self.side);
+        str_member(out, "price", &self.price);
+        str_member(out, "origQty", &self.orig_qty);
+        str_member(out, "executedQty", &self.executed_qty);
+        str_member(out, "origQuoteOrderQty", &self.orig_quote_order_qty);
+        str_member(out, "cummulativeQuoteQty", &self.cummulative_quote_qty);
+        str_member(out, "status", self.status);
+        str_member(out, "timeInForce", self.time_in_force);
+        str_member(out, "type", self.order_type);
+        str_member(out, "side", self.side);
     }
 }
 
@@ -158,19 +157,14 @@ impl WriteJson for OrderBody<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"symbol\":");
         write_str(out, self.symbol);
-        member(out, "orderId");
-        write_u64(out, self.order_id);
+        u64_member(out, "orderId", self.order_id);
         out.extend_from_slice(b",\"orderListId\":-1");
-        member(out, "clientOrderId");
-        write_str(out, self.client_order_id.as_str());
-        member(out, "transactTime");
-        write_u64(out, self.transact_time);
+        str_member(out, "clientOrderId", self.client_order_id.as_str());
+        u64_member(out, "transactTime", self.transact_time);
         if let Some(r) = &self.result {
             r.figures.write_members(out);
-            member(out, "workingTime");
-            write_u64(out, r.working_time);
-            member(out, "selfTradePreventionMode");
-            write_str(out, r.stp);
+            u64_member(out, "workingTime", r.working_time);
+            str_member(out, "selfTradePreventionMode", r.stp);
             if let Some(fills) = &r.fills {
                 member(out, "fills");
                 fills.as_slice().write_json(out);
@@ -203,18 +197,13 @@ impl WriteJson for CancelBody<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"symbol\":");
         write_str(out, self.symbol);
-        member(out, "origClientOrderId");
-        write_str(out, self.orig_client_order_id.as_str());
-        member(out, "orderId");
-        write_u64(out, self.order_id);
+        str_member(out, "origClientOrderId", self.orig_client_order_id.as_str());
+        u64_member(out, "orderId", self.order_id);
         out.extend_from_slice(b",\"orderListId\":-1");
-        member(out, "clientOrderId");
-        write_str(out, self.client_order_id.as_str());
-        member(out, "transactTime");
-        write_u64(out, self.transact_time);
+        str_member(out, "clientOrderId", self.client_order_id.as_str());
+        u64_member(out, "transactTime", self.transact_time);
         self.figures.write_members(out);
-        member(out, "selfTradePreventionMode");
-        write_str(out, self.stp);
+        str_member(out, "selfTradePreventionMode", self.stp);
         out.push(b'}');
     }
 }
@@ -256,8 +245,7 @@ impl<T: WriteJson> WriteJson for HalfBody<T> {
             HalfBody::Failed { code, msg } => {
                 out.extend_from_slice(b"{\"code\":");
                 write_i64(out, i64::from(*code));
-                member(out, "msg");
-                write_str(out, msg);
+                str_member(out, "msg", msg);
                 out.push(b'}');
             }
             HalfBody::NotAttempted => out.extend_from_slice(b"null"),
@@ -282,8 +270,7 @@ impl WriteJson for CancelReplaceBody<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"cancelResult\":");
         write_str(out, self.cancel_result);
-        member(out, "newOrderResult");
-        write_str(out, self.new_order_result);
+        str_member(out, "newOrderResult", self.new_order_result);
         member(out, "cancelResponse");
         self.cancel_response.write_json(out);
         member(out, "newOrderResponse");
