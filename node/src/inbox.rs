@@ -6,11 +6,13 @@
 //! channel every request paid a futex wake (a system call for the sender and a context
 //! switch for the consumer). A producer that is about to queue several requests in one go
 //! (a gateway session with several frames already read) holds a [`DeferWakes`] guard: its
-//! pushes only queue, and the guard wakes the consumer once when it is dropped. The guard cannot cross an `.await` (it is not `Send`), so a deferred wake
-//! is at most one synchronous stretch of code late, and it always happens (it is a `Drop`).
+//! pushes only queue, and the guard wakes the consumer once when it is dropped. The guard
+//! cannot cross an `.await` (it is not `Send`), so a deferred wake is at most one
+//! synchronous stretch of code late, and it always happens (it is a `Drop`).
 //!
-//! Bounds: commands are refused with `Full` beyond the capacity; queries wait for room
-//! ([`Inbox::room`]); only the one stop marker goes in beyond it.
+//! Bounds: the node's sender checks [`Inbox::has_room`] under its sequencer lock before it
+//! journals a command (refused when full) and waits on [`Inbox::room`] with a query; only
+//! the one stop marker goes in beyond the capacity.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -142,7 +144,6 @@ impl<T> Inbox<T> {
         }
     }
 
-    /// Items queued.
     /// Takes up to `max` items without waiting (none when the queue is empty).
     pub(crate) fn try_recv_batch(&self, max: usize, out: &mut Vec<T>) {
         let mut st = self.lock();
@@ -169,6 +170,7 @@ impl<T> Inbox<T> {
         left
     }
 
+    /// Items queued.
     pub(crate) fn len(&self) -> usize {
         self.lock().queue.len()
     }
