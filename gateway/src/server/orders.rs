@@ -240,23 +240,20 @@ pub(crate) fn place(
                 .node
                 .enqueue(command)
                 .map_err(|e| node_failure(&e))?;
-            let id = call.id.clone();
-            let limits = std::mem::take(&mut call.limits);
+            let answer = Answer {
+                id: call.id.clone(),
+                limits: std::mem::take(&mut call.limits),
+            };
             let gateway = Arc::clone(call.gateway);
             // The place result needs no order index: it renders off the matcher thread.
             Ok(Reply::Later(Box::pin(async move {
                 let outcome = match rx.await {
-                    Ok(Ok(events)) => render::place_result(&order, account, &events, &markets),
+                    Ok(Ok(events)) => render::place_result(&order, account, &events, &markets)
+                        .map(|body| answer.ok(&body)),
                     Ok(Err(e)) => Err(node_failure(&e)),
                     Err(_) => Err(node_failure(&NodeError::ShuttingDown)),
                 };
-                match outcome {
-                    Ok(result) => render_ok_json(&id, &result, &limits),
-                    Err(failure) => {
-                        inc(&gateway.metrics.errors);
-                        render_error(&id, &failure, &limits)
-                    }
-                }
+                answer.finish(&gateway, outcome)
             })))
         }
         _ => Err(Failure::unsupported_operation()),
