@@ -4,14 +4,14 @@
 # moves far less with other load on the machine than latency does, so it is the figure to
 # compare builds by on a noisy VM.
 #
-# usage: bench/scripts/cpu_per_request.sh RATE [path/to/bench]
+# usage: bench/scripts/cpu_per_request.sh RATE [path/to/bench [more `bench run` options]]
 #   (the bench binary starts the `exchange` binary next to it, as `bench run` always does)
 set -euo pipefail
 RATE=${1:-20000}
 B=${2:-target/release/bench}
 out=$(mktemp)
 trap 'rm -f "$out" /tmp/cpr.$$.*' EXIT
-"$B" run --rate "$RATE" --duration 12 --warmup 2 --quiet >"$out" 2>&1 &
+"$B" run --rate "$RATE" --duration 12 --warmup 2 --quiet "${@:3}" >"$out" 2>&1 &
 BP=$!
 sleep 5
 EP=$(pgrep -n -P "$BP" -x exchange || pgrep -n -x exchange)

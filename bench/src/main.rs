@@ -204,6 +204,12 @@ struct LoadArgs {
     /// executionReport (each order gets a newClientOrderId; implies --user-data).
     #[arg(long)]
     exec_reports: bool,
+    /// How often, in microseconds, the generator sends what is due: a request leaves at most
+    /// about this long after its intended send time (and that lag counts in its latency).
+    /// Each connection sends what is due in one write, so a longer tick means fewer, larger
+    /// writes for client and exchange alike (docs/benchmarks.md measures the trade).
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..1_000_000))]
+    pace_us: u64,
     /// Seconds a request waits for its response before it counts as a timeout.
     #[arg(long, default_value_t = 10)]
     request_timeout: u64,
@@ -372,6 +378,7 @@ impl LoadArgs {
             auth: self.auth.as_str().to_string(),
             max_in_flight: self.max_in_flight,
             client_threads: self.client_threads,
+            pace_us: self.pace_us,
             user_data: self.user_data || self.exec_reports,
         }
     }
@@ -408,6 +415,7 @@ impl LoadArgs {
         config.request_timeout = Duration::from_secs(self.request_timeout);
         config.drain_timeout = Duration::from_secs(self.request_timeout);
         config.warmup = Duration::from_secs(self.warmup);
+        config.pace = Duration::from_micros(self.pace_us);
         let settings = self.settings(target, &url, rate, duration);
         let rt = match self.client_threads {
             1 => tokio::runtime::Builder::new_current_thread(),

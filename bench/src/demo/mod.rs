@@ -2,8 +2,8 @@
 //!
 //! Each trader is a task with its own connection and API key, driven by a [`Flow`] at its
 //! share of the target rate, open loop: request `k` of a trader is due at
-//! `start + offset + k * period`, is sent at that moment or, when the trader is behind, at
-//! once, and its acknowledgement latency is measured from the due time (so a stalled server
+//! `start + offset + k * period`, is sent at that moment (within the generator's tick, [`DemoConfig::pace`]) or,
+//! when the trader is behind, at once, and its acknowledgement latency is measured from the due time (so a stalled server
 //! cannot hide its stall by slowing the generator: no coordinated omission). Makers keep
 //! two-sided passive quotes near the mid and move and pull them; takers send marketable IOC
 //! and MARKET orders. All traders share one mid-price walk (one walk seed, stepped by time).
@@ -36,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+mod pacer;
 mod stats;
 mod trader;
 
@@ -52,6 +53,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// The generator's default tick ([`DemoConfig::pace`]).
+pub const DEFAULT_PACE: Duration = Duration::from_micros(250);
 
 /// One trader's account and API key.
 #[derive(Clone)]
@@ -128,13 +132,19 @@ pub struct DemoConfig {
     /// the latency from its intended send time to its first execution report (needs
     /// [`DemoConfig::user_data`]; only makers subscribe, so only their orders count).
     pub exec_reports: bool,
+    /// How often the generator looks for due requests: a request is sent at most about this
+    /// long after its due time (tokio's own timer would round every wait up to the next
+    /// millisecond). Each trader sends what is due in one write, so a longer tick means
+    /// fewer, larger writes.
+    pub pace: Duration,
 }
 
 impl DemoConfig {
     /// Defaults: a quarter of the traders take (at least one when there are two or more),
     /// [`Mix::MAKER`] and [`Mix::TAKER`], a walk step every 100 ms, 10 ticks of depth,
     /// 20 resting orders per maker and symbol, 256 requests in flight per connection,
-    /// logon on, makers subscribed to their execution reports, no warm-up.
+    /// logon on, makers subscribed to their execution reports, no warm-up, a
+    /// [`DEFAULT_PACE`] tick.
     pub fn new(
         url: impl Into<String>,
         traders: Vec<TraderKey>,
@@ -164,6 +174,7 @@ impl DemoConfig {
             warmup: Duration::ZERO,
             user_data: true,
             exec_reports: false,
+            pace: DEFAULT_PACE,
         }
     }
 
@@ -380,6 +391,7 @@ pub async fn run_with_stats(
     let start = tokio::time::Instant::now();
     let config = Arc::new(config);
     let mut tasks = Vec::with_capacity(n);
+    let pacer = pacer::Pacer::start(n, config.pace);
     for (i, (conn, flow)) in connections.into_iter().zip(flows).enumerate() {
         let plan = trader::Plan {
             start,
@@ -395,6 +407,7 @@ pub async fn run_with_stats(
             conn,
             flow,
             plan,
+            pacer.pace(i),
             Arc::clone(&stats),
             stop_rx.clone(),
         )));
@@ -412,6 +425,7 @@ pub async fn run_with_stats(
             (all_done.await, elapsed)
         }
     };
+    drop(pacer);
     let mut disconnected = 0;
     for r in results {
         match r {

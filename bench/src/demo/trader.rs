@@ -1,6 +1,7 @@
 //! One simulated trader: an open-loop sender driven by its flow, on a connection its task
 //! owns (it sends what is due, reads what arrived and accounts for each response in place).
 
+use super::pacer::Pace;
 use super::stats::{new_histogram, record_latency, ErrorKind, Stats};
 use crate::client::{ClientError, Connection, ExecutionReport, Failure, Outcome, Params, Receiver};
 use crate::flow::{ActionKind, Flow};
@@ -161,6 +162,7 @@ pub(super) async fn run(
     mut conn: Connection<Token>,
     flow: Flow,
     plan: Plan,
+    pace: Pace,
     stats: Arc<Stats>,
     stop: watch::Receiver<bool>,
 ) -> Ending {
@@ -179,12 +181,11 @@ pub(super) async fn run(
     let walk_ns = plan.walk_interval.as_nanos().max(1);
     let mut ending = Ending::Stopped;
     // The futures below live across loop turns: a turn (one per wake-up) creates no timer
-    // entry and no watch registration.
+    // entry and no watch registration (the send branch's wait, on the pacer, is a store).
     let mut stopped = pin!(async move {
         let mut stop = stop;
         while stop.changed().await.is_ok() && !*stop.borrow() {}
     });
-    let mut send_timer = pin!(tokio::time::sleep_until(plan.due(0)));
     let mut next_tick = tokio::time::Instant::now() + MERGE_EVERY;
     let mut tick = pin!(tokio::time::sleep_until(next_tick));
     // Branches are polled in random order (no `biased`), so neither a stream of responses
@@ -193,6 +194,7 @@ pub(super) async fn run(
         // False at `max_in_flight` requests awaiting a response (`receive` returns when one
         // comes, and sending resumes after it) and while earlier frames are being written.
         let can_send = conn.can_send();
+        let next_due = plan.due(k).into_std();
         tokio::select! {
             () = &mut stopped => {
                 t.window_end = Some(Instant::now());
@@ -212,7 +214,7 @@ pub(super) async fn run(
                 next_tick += MERGE_EVERY;
                 tick.as_mut().reset(next_tick);
             }
-            () = &mut send_timer, if can_send => {
+            () = pace.until(next_due), if can_send => {
                 // Every request due by now, up to a burst.
                 let now = tokio::time::Instant::now();
                 for _ in 0..SEND_BURST {
@@ -262,7 +264,6 @@ pub(super) async fn run(
                     }
                 }
                 conn.flush();
-                send_timer.as_mut().reset(plan.due(k));
             }
         }
     }

@@ -77,6 +77,8 @@ pub struct RunSettings {
     pub max_in_flight: usize,
     /// Threads the load generator ran on (its tokio runtime's workers).
     pub client_threads: usize,
+    /// The generator's tick in microseconds (how late at most, about, a request leaves).
+    pub pace_us: u64,
     /// Connections subscribed to their user data streams.
     pub user_data: bool,
 }
@@ -262,7 +264,7 @@ impl fmt::Display for RunReport {
         writeln!(f, "target       {target} at {}", s.url)?;
         writeln!(
             f,
-            "load         {} requests/s offered for {} s after {} s warm-up; {} connections, {} accounts, max {} in flight each; client on {} thread{}",
+            "load         {} requests/s offered for {} s after {} s warm-up; {} connections, {} accounts, max {} in flight each; client on {} thread{}, sending every {} us",
             group_thousands(s.target_rate),
             s.duration_s,
             s.warmup_s,
@@ -270,7 +272,8 @@ impl fmt::Display for RunReport {
             s.accounts,
             s.max_in_flight,
             s.client_threads,
-            if s.client_threads == 1 { "" } else { "s" }
+            if s.client_threads == 1 { "" } else { "s" },
+            s.pace_us
         )?;
         writeln!(
             f,
@@ -374,6 +377,7 @@ mod tests {
             auth: "sign".into(),
             max_in_flight: 64,
             client_threads: 1,
+            pace_us: 100,
             user_data: false,
         }
     }
