@@ -17,13 +17,14 @@
 //!   close code 1009 (message too big): that is abuse, not a request error.
 //! * At most [`GatewayConfig::max_in_flight`] requests in progress per connection: beyond it
 //!   the server stops reading from that socket until answers go out (TCP backpressure).
-//! * Each connection has an outbound queue of [`GatewayConfig::outbound_queue`] messages.
-//!   When an answer finds it full, the session stops reading that client's requests until
-//!   the writer makes room; if none is made within [`GatewayConfig::slow_client_timeout`],
-//!   the client is taken not to read and is disconnected. A user-data push that finds the
-//!   queue full disconnects at once (the router never waits for one client). The server never
-//!   buffers without bound and never slows other clients for one. Orders a disconnected
-//!   client sent keep their effect; it can reconnect and query them.
+//! * Each connection writes its own answers, several to a write when they are ready together.
+//!   While an answer cannot be written the session reads none of that client's requests; if
+//!   it stays unwritten for [`GatewayConfig::slow_client_timeout`], the client is taken not
+//!   to read and is disconnected. User-data pushes wait for the session in a queue of
+//!   [`GatewayConfig::outbound_queue`] messages; a push that finds it full disconnects at once
+//!   (the router never waits for one client). The server never buffers without bound and
+//!   never slows other clients for one. Orders a disconnected client sent keep their effect;
+//!   it can reconnect and query them.
 
 mod dispatch;
 pub mod limits;
@@ -49,7 +50,8 @@ pub struct GatewayConfig {
     pub max_connections: usize,
     /// Largest accepted frame, bytes.
     pub max_message_bytes: usize,
-    /// Outbound messages queued per connection before it is cut off.
+    /// User-data pushes queued per connection (waiting for it to write them) before it is cut
+    /// off.
     pub outbound_queue: usize,
     /// Requests in progress per connection before the server stops reading from it.
     pub max_in_flight: usize,

@@ -43,7 +43,7 @@ pub(crate) struct Session {
     pub orders: Window,
     /// Client order ids generated for requests without one.
     pub ids: crate::api::orders::ClientIdGen,
-    /// The outbound queue (pushes are registered with a clone).
+    /// The queue of this connection's pushes (registered with a clone).
     pub out: mpsc::Sender<Message>,
     /// Set when a push could not be queued: the session must close.
     pub cut: Arc<Notify>,
@@ -82,7 +82,7 @@ pub(crate) async fn upgrade(
         })
 }
 
-/// Most queued messages written before one flush.
+/// Most messages written before one flush.
 const WRITE_BATCH: usize = 64;
 
 /// The socket read buffer. tungstenite zero-fills the free part of its read buffer before
@@ -97,34 +97,11 @@ fn close_frame(code: u16, reason: &'static str) -> Message {
     }))
 }
 
-async fn run(gateway: Arc<Gateway>, socket: WebSocket, return_rate_limits: bool) {
+async fn run(gateway: Arc<Gateway>, mut socket: WebSocket, return_rate_limits: bool) {
     let config = gateway.config.clone();
-    let (mut sink, mut stream) = socket.split();
-    let (out, mut out_rx) = mpsc::channel::<Message>(config.outbound_queue.max(1));
-    let writer = tokio::spawn(async move {
-        // Everything already queued goes out with one flush (one write syscall), up to a
-        // batch, so a busy connection does not pay a syscall per answer.
-        'write: while let Some(first) = out_rx.recv().await {
-            let mut closing = matches!(first, Message::Close(_));
-            if sink.feed(first).await.is_err() {
-                break;
-            }
-            for _ in 1..WRITE_BATCH {
-                if closing {
-                    break;
-                }
-                let Ok(m) = out_rx.try_recv() else { break };
-                closing = matches!(m, Message::Close(_));
-                if sink.feed(m).await.is_err() {
-                    break 'write;
-                }
-            }
-            if sink.flush().await.is_err() || closing {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
+    // Pushes come from the user-data router through this queue; answers are written by this
+    // task itself, with the pushes queued meanwhile (no writer task, no hand-off per answer).
+    let (out, mut pushes) = mpsc::channel::<Message>(config.outbound_queue.max(1));
     let connection = gateway.connection_id();
     let mut session = Session {
         id: connection,
@@ -134,7 +111,7 @@ async fn run(gateway: Arc<Gateway>, socket: WebSocket, return_rate_limits: bool)
         weight: Window::default(),
         orders: Window::default(),
         ids: crate::api::orders::ClientIdGen::new(gateway.client_id_prefix(connection)),
-        out: out.clone(),
+        out,
         cut: Arc::new(Notify::new()),
         subscription: None,
     };
@@ -145,19 +122,14 @@ async fn run(gateway: Arc<Gateway>, socket: WebSocket, return_rate_limits: bool)
     ping.tick().await;
     let cut = Arc::clone(&session.cut);
     let end = loop {
-        tokio::select! {
+        // What is ready to go out goes first (biased), so answers leave as soon as they are
+        // complete and a busy connection's reading waits for its writing (backpressure).
+        let first = tokio::select! {
             biased;
             _ = cut.notified() => break End::SlowConsumer,
-            Some(text) = pending.next(), if !pending.is_empty() => {
-                let text: String = text;
-                // A full queue pauses this session (no reading, so the client's own requests
-                // wait in its socket) until the writer makes room; a client that stays
-                // unread for the whole timeout is cut off.
-                if !send_within(&gateway, &out, Message::Text(text.into()), config.slow_client_timeout).await {
-                    break End::SlowConsumer;
-                }
-            }
-            frame = stream.next(), if pending.len() < config.max_in_flight => {
+            Some(text) = pending.next(), if !pending.is_empty() => Message::Text(text.into()),
+            Some(push) = pushes.recv() => push,
+            frame = socket.next(), if pending.len() < config.max_in_flight => {
                 last_heard = Instant::now();
                 // Frames already read are handled in one go, their commands queued for the
                 // sequencer with a single wake-up (the guard wakes it when it drops; it
@@ -174,7 +146,7 @@ async fn run(gateway: Arc<Gateway>, socket: WebSocket, return_rate_limits: bool)
                             break;
                         }
                         Ok(true) if pending.len() < config.max_in_flight => {
-                            next = stream.next().now_or_never();
+                            next = socket.next().now_or_never();
                         }
                         Ok(_) => {}
                     }
@@ -182,53 +154,88 @@ async fn run(gateway: Arc<Gateway>, socket: WebSocket, return_rate_limits: bool)
                 if let Some(end) = ended {
                     break end;
                 }
+                continue;
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > config.idle_timeout {
                     break End::Close(close_frame(1001, "idle timeout"));
                 }
-                // A full queue skips this ping (answers are waiting to go out anyway).
-                if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(Message::Ping(Vec::new().into())) {
-                    break End::Peer;
-                }
+                Message::Ping(Vec::new().into())
+            }
+        };
+        // A client that leaves it unwritten for the whole timeout is taken not to read.
+        match within(
+            config.slow_client_timeout,
+            write_out(&mut socket, first, &mut pending, &mut pushes),
+        )
+        .await
+        {
+            Some(Ok(())) => {}
+            Some(Err(_)) => break End::Peer,
+            None => {
+                inc(&gateway.metrics.slow_consumers_cut);
+                break End::SlowConsumer;
             }
         }
     };
     if let Some((id, account)) = session.subscription.take() {
         gateway.user_streams.unregister(account, session.id, id);
     }
+    drop(session);
     match end {
         End::SlowConsumer => {
             // The client stopped reading: drop the connection without waiting for it.
-            tracing::info!(
-                connection = session.id,
-                "outbound queue full: disconnecting"
-            );
-            writer.abort();
+            tracing::info!(connection, "outbound queue full: disconnecting");
         }
         End::Peer | End::Close(_) => {
             // Answers still in progress go out while the client still reads (their commands
-            // take effect whatever happens to the connection).
-            while let Some(text) = pending.next().await {
-                if out.try_send(Message::Text(text.into())).is_err() {
-                    break;
+            // take effect whatever happens to the connection), within a limit.
+            let finish = async {
+                while let Some(text) = pending.next().await {
+                    socket.feed(Message::Text(text.into())).await?;
                 }
-            }
-            if let End::Close(frame) = end {
-                let _ = out.try_send(frame);
-            }
-            drop(out);
-            drop(session);
-            let mut writer = writer;
-            if tokio::time::timeout(std::time::Duration::from_secs(5), &mut writer)
-                .await
-                .is_err()
-            {
-                writer.abort();
-            }
+                if let End::Close(frame) = end {
+                    socket.feed(frame).await?;
+                }
+                socket.flush().await?;
+                socket.close().await
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), finish).await;
         }
     }
-    tracing::debug!("disconnected");
+    tracing::debug!(connection, "disconnected");
+}
+
+/// Writes `first`, then every answer already complete and every push already queued, up to a
+/// batch, and flushes them together: one write syscall for all of them.
+async fn write_out(
+    socket: &mut WebSocket,
+    first: Message,
+    pending: &mut Pending,
+    pushes: &mut mpsc::Receiver<Message>,
+) -> Result<(), axum::Error> {
+    socket.feed(first).await?;
+    for _ in 1..WRITE_BATCH {
+        let next = match pending.next().now_or_never() {
+            Some(Some(text)) => Message::Text(text.into()),
+            _ => match pushes.try_recv() {
+                Ok(push) => push,
+                Err(_) => break,
+            },
+        };
+        socket.feed(next).await?;
+    }
+    socket.flush().await
+}
+
+/// `fut`'s output, or `None` when it takes longer than `limit` (no timer is set up when it
+/// completes at once, as writes to a reading client do).
+async fn within<F: std::future::Future>(limit: std::time::Duration, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    if let Some(done) = (&mut fut).now_or_never() {
+        return Some(done);
+    }
+    tokio::time::timeout(limit, fut).await.ok()
 }
 
 type Pending = FuturesOrdered<
@@ -283,32 +290,9 @@ fn on_frame(
 enum End {
     /// The peer closed or the socket failed.
     Peer,
-    /// The outbound queue was full (or a push could not be queued).
+    /// The client left an answer unwritten for the slow-client timeout, or a push found the
+    /// push queue full.
     SlowConsumer,
     /// The server closes with this frame.
     Close(Message),
-}
-
-/// Queues a message, waiting up to `timeout` for room; false (and the slow-consumer counter)
-/// when there was none in time, or the queue is closed.
-async fn send_within(
-    gateway: &Gateway,
-    out: &mpsc::Sender<Message>,
-    message: Message,
-    timeout: std::time::Duration,
-) -> bool {
-    match out.try_send(message) {
-        Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(message)) => {
-            match tokio::time::timeout(timeout, out.send(message)).await {
-                Ok(Ok(())) => true,
-                Ok(Err(_)) => false,
-                Err(_) => {
-                    inc(&gateway.metrics.slow_consumers_cut);
-                    false
-                }
-            }
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
-    }
 }
