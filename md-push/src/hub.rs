@@ -160,35 +160,27 @@ impl Hub {
         let Some(meta) = s.meta.as_ref() else {
             return;
         };
+        let names = &meta.streams;
         match push {
             Push::Diff(d) => {
-                let suffix = match d.speed {
-                    Speed::Realtime => "@0ms",
-                    Speed::Ms100 => "@100ms",
-                    Speed::Ms1000 => "",
-                };
-                let name = format!("{}@depth{suffix}", meta.lower);
-                reg.publish(&name, || render::diff(meta, d, None));
-                let name = format!("{name}@checksum");
-                reg.publish(&name, || {
+                let (depth, with_checksum) = names.depth(d.speed);
+                reg.publish(depth, || render::diff(meta, d, None));
+                reg.publish(with_checksum, || {
                     render::diff(meta, d, Some(render::checksum(meta, s)))
                 });
             }
             Push::Trade { row, .. } => {
-                reg.publish(&format!("{}@trade", meta.lower), || {
-                    render::trade(meta, row)
-                });
+                reg.publish(&names.trade, || render::trade(meta, row));
             }
             Push::BookTicker { update_id, .. } => {
-                reg.publish(&format!("{}@bookTicker", meta.lower), || {
+                reg.publish(&names.book_ticker, || {
                     render::book_ticker(meta, s, *update_id)
                 });
             }
             Push::Partial { speed, .. } => {
-                let suffix = if *speed == Speed::Ms100 { "@100ms" } else { "" };
-                for n in [5usize, 10, 20] {
-                    reg.publish(&format!("{}@depth{n}{suffix}", meta.lower), || {
-                        render::snapshot(meta, s, self.state.seq, n).to_string()
+                for (n, name) in names.partial(*speed) {
+                    reg.publish(name, || {
+                        render::snapshot(meta, s, self.state.seq, *n).to_string()
                     });
                 }
             }

@@ -23,6 +23,66 @@ pub(crate) struct SymbolMeta {
     pub base_scale: u8,
     /// Trading or halted.
     pub status: SymbolStatus,
+    /// The names of the symbol's per-event streams, formatted once.
+    pub streams: StreamNames,
+}
+
+/// A symbol's stream names that events publish to (formatted once: a diff, trade or book
+/// ticker push looks its stream up by name whether or not anyone listens).
+#[derive(Clone, Debug)]
+pub(crate) struct StreamNames {
+    /// `<symbol>@depth@0ms`, `<symbol>@depth@100ms`, `<symbol>@depth`, by [`Speed`].
+    depth: [String; 3],
+    /// The same with `@checksum`.
+    depth_checksum: [String; 3],
+    /// `<symbol>@trade`.
+    pub trade: String,
+    /// `<symbol>@bookTicker`.
+    pub book_ticker: String,
+    /// `<symbol>@depth<N>` then `<symbol>@depth<N>@100ms`, for N = 5, 10, 20.
+    partial: [[(usize, String); 3]; 2],
+}
+
+impl StreamNames {
+    fn new(lower: &str) -> StreamNames {
+        let depth = |speed| {
+            let suffix = match speed {
+                Speed::Realtime => "@0ms",
+                Speed::Ms100 => "@100ms",
+                Speed::Ms1000 => "",
+            };
+            format!("{lower}@depth{suffix}")
+        };
+        let depth = [Speed::Realtime, Speed::Ms100, Speed::Ms1000].map(depth);
+        let partial = ["", "@100ms"]
+            .map(|suffix| [5usize, 10, 20].map(|n| (n, format!("{lower}@depth{n}{suffix}"))));
+        StreamNames {
+            depth_checksum: depth.clone().map(|d| format!("{d}@checksum")),
+            depth,
+            trade: format!("{lower}@trade"),
+            book_ticker: format!("{lower}@bookTicker"),
+            partial,
+        }
+    }
+
+    fn speed_index(speed: Speed) -> usize {
+        match speed {
+            Speed::Realtime => 0,
+            Speed::Ms100 => 1,
+            Speed::Ms1000 => 2,
+        }
+    }
+
+    /// The diff depth stream of `speed`, and its `@checksum` variant.
+    pub fn depth(&self, speed: Speed) -> (&str, &str) {
+        let i = Self::speed_index(speed);
+        (&self.depth[i], &self.depth_checksum[i])
+    }
+
+    /// The partial depth streams (levels, name) pushed at `speed` (100 ms, or else 1000 ms).
+    pub fn partial(&self, speed: Speed) -> &[(usize, String); 3] {
+        &self.partial[usize::from(speed == Speed::Ms100)]
+    }
 }
 
 impl SymbolMeta {
@@ -285,6 +345,7 @@ impl MarketState {
             Ok(units) => Some(SymbolMeta {
                 name: cfg.name.clone(),
                 lower: cfg.name.to_ascii_lowercase(),
+                streams: StreamNames::new(&cfg.name.to_ascii_lowercase()),
                 units,
                 lot_size: cfg.lot_size,
                 base_scale: base.scale,
@@ -327,5 +388,41 @@ impl MarketState {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod stream_names_tests {
+    use super::*;
+    use crate::stream::{StreamKind, StreamName};
+
+    /// Each name formatted once is the canonical name of the stream it stands for (the name
+    /// subscriptions are keyed by).
+    #[test]
+    fn precomputed_names_are_the_canonical_stream_names() {
+        let names = StreamNames::new("btcusdt");
+        let canonical = |kind| {
+            StreamName {
+                symbol: "BTCUSDT".into(),
+                kind,
+            }
+            .to_string()
+        };
+        for speed in [Speed::Realtime, Speed::Ms100, Speed::Ms1000] {
+            let (plain, with_checksum) = names.depth(speed);
+            let diff = |checksum| canonical(StreamKind::Diff { speed, checksum });
+            assert_eq!(plain, diff(false));
+            assert_eq!(with_checksum, diff(true));
+        }
+        for speed in [Speed::Ms100, Speed::Ms1000] {
+            let levels: Vec<usize> = names.partial(speed).iter().map(|(n, _)| *n).collect();
+            assert_eq!(levels, [5, 10, 20]);
+            for (levels, name) in names.partial(speed) {
+                let levels = *levels;
+                assert_eq!(*name, canonical(StreamKind::Partial { levels, speed }));
+            }
+        }
+        assert_eq!(names.trade, canonical(StreamKind::Trade));
+        assert_eq!(names.book_ticker, canonical(StreamKind::BookTicker));
     }
 }
