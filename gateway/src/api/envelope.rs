@@ -453,6 +453,17 @@ pub enum RateLimitType {
     Connections,
 }
 
+impl RateLimitType {
+    /// The name as Binance writes it (and serde serializes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateLimitType::RequestWeight => "REQUEST_WEIGHT",
+            RateLimitType::Orders => "ORDERS",
+            RateLimitType::Connections => "CONNECTIONS",
+        }
+    }
+}
+
 /// Binance's rate limit intervals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -463,6 +474,17 @@ pub enum RateLimitInterval {
     Minute,
     /// Days.
     Day,
+}
+
+impl RateLimitInterval {
+    /// The name as Binance writes it (and serde serializes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateLimitInterval::Second => "SECOND",
+            RateLimitInterval::Minute => "MINUTE",
+            RateLimitInterval::Day => "DAY",
+        }
+    }
 }
 
 /// A rate limit as `exchangeInfo` lists it:
@@ -587,9 +609,7 @@ pub fn render_ok_json<B: WriteJson + ?Sized>(
     result.write_json(&mut out);
     if !rate_limits.is_empty() {
         out.extend_from_slice(b",\"rateLimits\":");
-        if serde_json::to_writer(&mut out, rate_limits).is_err() {
-            return String::new();
-        }
+        rate_limits.write_json(&mut out);
     }
     out.push(b'}');
     String::from_utf8(out).unwrap_or_default()

@@ -68,14 +68,34 @@ impl ClientIdGen {
         self.next = self.next.wrapping_add(n);
     }
 
-    /// The next id.
+    /// The next id: `x<connection>-<n>`, both in lower-case hex.
     pub fn next_id(&mut self) -> ClientOrderId {
-        let text = format!("x{:x}-{:x}", self.connection, self.next);
+        let mut text = [0u8; 34];
+        text[0] = b'x';
+        let mut len = 1 + write_hex(&mut text[1..], self.connection);
+        text[len] = b'-';
+        len += 1;
+        len += write_hex(&mut text[len..], self.next);
         self.next = self.next.wrapping_add(1);
         // Hex digits, 'x' and '-' only, at most 1 + 16 + 1 + 16 = 34 characters: always a
         // valid id; the fallback is unreachable but keeps this free of panics.
-        ClientOrderId::new(&text).unwrap_or_else(|_| fallback_id())
+        std::str::from_utf8(&text[..len])
+            .ok()
+            .and_then(|t| ClientOrderId::new(t).ok())
+            .unwrap_or_else(fallback_id)
     }
+}
+
+/// Writes `n` in lower-case hex without leading zeros at the start of `out` (room for 16
+/// digits); returns the number of digits.
+fn write_hex(out: &mut [u8], n: u64) -> usize {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digits = (64 - (n | 1).leading_zeros()).div_ceil(4) as usize;
+    for (i, slot) in out.iter_mut().take(digits).enumerate() {
+        let shift = 4 * (digits - 1 - i);
+        *slot = DIGITS[((n >> shift) & 0xf) as usize];
+    }
+    digits
 }
 
 fn fallback_id() -> ClientOrderId {
@@ -529,5 +549,27 @@ pub fn type_texts(t: &OrderType) -> (&'static str, &'static str) {
         ),
         OrderType::LimitMaker { .. } => ("LIMIT_MAKER", "GTC"),
         OrderType::Market { .. } => ("MARKET", "GTC"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Generated ids are `x<connection>-<n>` in lower-case hex, as `format!` writes them.
+        #[test]
+        fn generated_ids_are_the_hex_of_connection_and_counter(
+            connection in prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>()],
+            next in prop_oneof![Just(0u64), Just(1u64), Just(u64::MAX), any::<u64>()],
+        ) {
+            let mut ids = ClientIdGen::new(connection);
+            ids.next = next;
+            let (first, second) = (ids.next_id(), ids.next_id());
+            prop_assert_eq!(first.as_str(), format!("x{connection:x}-{next:x}"));
+            let after = next.wrapping_add(1);
+            prop_assert_eq!(second.as_str(), format!("x{connection:x}-{after:x}"));
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! as the matcher's inline ids and decimals as inline [`DecimalText`]s, so building one
 //! allocates nothing but its fills.
 
+use crate::api::envelope::RateLimitStatus;
 use crate::units::DecimalText;
 use matcher::ClientOrderId;
 
@@ -57,6 +58,20 @@ fn str_member(out: &mut Vec<u8>, name: &str, value: &str) {
 fn u64_member(out: &mut Vec<u8>, name: &str, n: u64) {
     member(out, name);
     write_u64(out, n);
+}
+
+/// `{"rateLimitType","interval","intervalNum","limit","count"}`, as every response carries it.
+impl WriteJson for RateLimitStatus {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"rateLimitType\":\"");
+        out.extend_from_slice(self.limit.rate_limit_type.as_str().as_bytes());
+        out.push(b'"');
+        str_member(out, "interval", self.limit.interval.as_str());
+        u64_member(out, "intervalNum", u64::from(self.limit.interval_num));
+        u64_member(out, "limit", self.limit.limit);
+        u64_member(out, "count", self.count);
+        out.push(b'}');
+    }
 }
 
 /// One fill of a FULL `order.place` response.
@@ -360,6 +375,44 @@ mod tests {
             },
             stp: "NONE",
         }
+    }
+
+    /// Every rate limit status, every type and interval, reads as serde writes it.
+    #[test]
+    fn rate_limits_as_serde_writes_them() {
+        use crate::api::envelope::{RateLimit, RateLimitInterval, RateLimitType};
+        let mut all = Vec::new();
+        for (i, rate_limit_type) in [
+            RateLimitType::RequestWeight,
+            RateLimitType::Orders,
+            RateLimitType::Connections,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for interval in [
+                RateLimitInterval::Second,
+                RateLimitInterval::Minute,
+                RateLimitInterval::Day,
+            ] {
+                let n = u64::try_from(i).unwrap_or(0);
+                all.push(RateLimitStatus {
+                    limit: RateLimit {
+                        rate_limit_type,
+                        interval,
+                        interval_num: 10 + u32::try_from(i).unwrap_or(0),
+                        limit: 6000 + n,
+                    },
+                    count: u64::MAX - n,
+                });
+            }
+        }
+        assert_eq!(
+            to_json_text(all.as_slice()),
+            serde_json::to_string(&all).unwrap()
+        );
+        let none: &[RateLimitStatus] = &[];
+        assert_eq!(to_json_text(none), "[]");
     }
 
     /// The exact text, member order included (Binance's order; a map would not show it).
