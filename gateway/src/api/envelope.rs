@@ -5,6 +5,16 @@
 //! `{"id", "status": <4xx/5xx>, "error": {"code", "msg"[, "data"]}, "rateLimits"}`, `id`
 //! echoed verbatim (`null` when the request could not be read).
 //!
+//! [`parse_request`] reads the frame without building a `serde_json::Value` for the envelope
+//! or its scalars, and the [`Request`] borrows from the frame's text: the method name is
+//! matched where it is, parameter names and string values are borrowed unless written with
+//! escapes (then unescaped into a `String` of their own), and integers keep their text as
+//! sent. Only the id and the rare parameter of another kind (a fraction, null, an array or an
+//! object) are read as `Value`. `id`, `method` and every parameter are accepted or refused as
+//! reading the whole frame as one `Value` would, down to serde_json's nesting limit (unknown
+//! members, and the contents of a `params` that is not an object, are skipped without that
+//! limit).
+//!
 //! Envelope errors (Binance does not document one code per case; these are the closest
 //! documented codes and are stated here so the choice is visible):
 //! * not JSON, or JSON that is not an object: `-1135 "Invalid JSON Request"`, id `null`;
@@ -18,8 +28,12 @@
 use crate::api::failure::Failure;
 use crate::api::wire::WriteJson;
 use crate::errors::ApiError;
-use serde::Serialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// A WebSocket API method this gateway serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -160,43 +174,47 @@ impl Method {
     }
 }
 
-/// A parameter value as it arrived: scalars keep their JSON kind and text (so they can be
-/// signed as sent); anything else is kept as JSON (only `exchangeInfo`'s `symbols` array is
-/// legal; every other method refuses it with `-1102`).
+/// A parameter value as it arrived, borrowed from the frame: scalars keep their JSON kind and
+/// text (so they can be signed as sent); anything else is kept as JSON (only `exchangeInfo`'s
+/// `symbols` array is legal; every other method refuses it with `-1102`).
 #[derive(Clone, Debug, PartialEq)]
-pub enum SentValue {
-    /// A JSON string.
-    Str(String),
-    /// A JSON integer, as its text.
-    Int(String),
+pub enum SentValue<'a> {
+    /// A JSON string: borrowed from the frame, or unescaped into its own `String` when it
+    /// has escapes.
+    Str(Cow<'a, str>),
+    /// A JSON integer that fits `i64` or `u64`, as its text in the frame: the integer's
+    /// decimal text, as JSON writes an integer one way only (`-0` aside, which serde_json
+    /// reads as a fraction).
+    Int(&'a str),
     /// A JSON boolean.
     Bool(bool),
-    /// Anything else: a fraction, null, an array or an object.
+    /// Anything else: a fraction, null, an array, an object, `-0`, or an integer beyond
+    /// `i64` and `u64` (serde_json reads those as fractions).
     Other(Value),
 }
 
-impl SentValue {
+impl SentValue<'_> {
     /// The value as JSON.
     pub fn to_json(&self) -> Value {
         match self {
-            SentValue::Str(s) => Value::String(s.clone()),
+            SentValue::Str(s) => Value::String(s.to_string()),
             SentValue::Int(t) => t
                 .parse::<i64>()
                 .map(Value::from)
                 .or_else(|_| t.parse::<u64>().map(Value::from))
-                .unwrap_or_else(|_| Value::String(t.clone())),
+                .unwrap_or_else(|_| Value::String(t.to_string())),
             SentValue::Bool(b) => Value::Bool(*b),
             SentValue::Other(v) => v.clone(),
         }
     }
 }
 
-/// A request's `params` in the order sent (a name sent twice keeps its first place and its
-/// last value, as a JSON object parsed into a map does).
+/// A request's `params` in the order sent, borrowed from the frame (a name sent twice keeps
+/// its first place and its last value, as a JSON object parsed into a map does).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct SentParams(pub Vec<(String, SentValue)>);
+pub struct SentParams<'a>(pub Vec<(Cow<'a, str>, SentValue<'a>)>);
 
-impl SentParams {
+impl<'a> SentParams<'a> {
     /// Whether `name` was sent.
     pub fn contains_key(&self, name: &str) -> bool {
         self.0.iter().any(|(n, _)| n == name)
@@ -216,11 +234,11 @@ impl SentParams {
     pub fn to_json_map(&self) -> Map<String, Value> {
         self.0
             .iter()
-            .map(|(n, v)| (n.clone(), v.to_json()))
+            .map(|(n, v)| (n.to_string(), v.to_json()))
             .collect()
     }
 
-    fn insert(&mut self, name: String, value: SentValue) {
+    fn insert(&mut self, name: Cow<'a, str>, value: SentValue<'a>) {
         match self.0.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
             None => self.0.push((name, value)),
@@ -228,15 +246,15 @@ impl SentParams {
     }
 }
 
-/// A parsed request frame.
+/// A parsed request frame, borrowing its method's parameters from the frame's text.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Request {
+pub struct Request<'a> {
     /// The request id, echoed verbatim (string, number or null).
     pub id: Value,
     /// The method.
     pub method: Method,
     /// The parameters (empty when absent).
-    pub params: SentParams,
+    pub params: SentParams<'a>,
 }
 
 /// A request frame that could not be parsed: the id to echo (`null` when unknown) and the
@@ -252,33 +270,33 @@ pub struct BadRequest {
 /// The envelope's members as read, checked only after the whole frame parsed (so a syntax
 /// error anywhere is `-1135` with id `null`, whatever came before it).
 #[derive(Default)]
-struct RawEnvelope {
+struct RawEnvelope<'a> {
     id: Option<Value>,
-    method: Option<Option<String>>,
-    params: Option<Option<SentParams>>,
+    method: Option<Option<Cow<'a, str>>>,
+    params: Option<Option<SentParams<'a>>>,
 }
 
-impl<'de> serde::Deserialize<'de> for RawEnvelope {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+impl<'de> Deserialize<'de> for RawEnvelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_map(EnvelopeVisitor)
     }
 }
 
 struct EnvelopeVisitor;
 
-impl<'de> serde::de::Visitor<'de> for EnvelopeVisitor {
-    type Value = RawEnvelope;
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = RawEnvelope<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a request object")
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawEnvelope, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEnvelope<'de>, A::Error> {
         let mut env = RawEnvelope::default();
         while let Some(key) = map.next_key::<EnvelopeKey>()? {
             match key {
                 EnvelopeKey::Id => env.id = Some(map.next_value()?),
-                EnvelopeKey::Method => env.method = Some(map.next_value::<MaybeString>()?.0),
+                EnvelopeKey::Method => env.method = Some(map.next_value::<MethodName>()?.0),
                 EnvelopeKey::Params => env.params = Some(map.next_value::<MaybeParams>()?.0),
                 EnvelopeKey::Other => {
                     map.next_value::<serde::de::IgnoredAny>()?;
@@ -297,10 +315,10 @@ enum EnvelopeKey {
     Other,
 }
 
-impl<'de> serde::Deserialize<'de> for EnvelopeKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+impl<'de> Deserialize<'de> for EnvelopeKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct KeyVisitor;
-        impl serde::de::Visitor<'_> for KeyVisitor {
+        impl Visitor<'_> for KeyVisitor {
             type Value = EnvelopeKey;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a member name")
@@ -318,100 +336,217 @@ impl<'de> serde::Deserialize<'de> for EnvelopeKey {
     }
 }
 
-/// A string, or `None` for any other JSON value.
-struct MaybeString(Option<String>);
+/// A JSON string borrowed from the frame, or unescaped into its own `String` when it has
+/// escapes.
+struct Text<'a>(Cow<'a, str>);
 
-impl<'de> serde::Deserialize<'de> for MaybeString {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Value::deserialize(d)? {
-            Value::String(s) => MaybeString(Some(s)),
-            _ => MaybeString(None),
-        })
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v)))
+    }
+}
+
+/// `method`: the name (borrowed from the frame unless it has escapes), or `None` for any
+/// other JSON value.
+struct MethodName<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for MethodName<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(MethodNameVisitor)
+    }
+}
+
+struct MethodNameVisitor;
+
+impl<'de> Visitor<'de> for MethodNameVisitor {
+    type Value = MethodName<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a method name")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<MethodName<'de>, E> {
+        Ok(MethodName(Some(Cow::Borrowed(v))))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<MethodName<'de>, E> {
+        Ok(MethodName(Some(Cow::Owned(v.to_owned()))))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<MethodName<'de>, E> {
+        Ok(MethodName(Some(Cow::Owned(v))))
+    }
+
+    fn visit_unit<E>(self) -> Result<MethodName<'de>, E> {
+        Ok(MethodName(None))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<MethodName<'de>, E> {
+        Ok(MethodName(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<MethodName<'de>, E> {
+        Ok(MethodName(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<MethodName<'de>, E> {
+        Ok(MethodName(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<MethodName<'de>, E> {
+        Ok(MethodName(None))
+    }
+
+    // An array or object is read as a `Value` (and dropped), with the checks and the
+    // nesting limit of reading the whole frame as one.
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<MethodName<'de>, A::Error> {
+        Value::deserialize(SeqAccessDeserializer::new(seq))?;
+        Ok(MethodName(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MethodName<'de>, A::Error> {
+        Value::deserialize(MapAccessDeserializer::new(map))?;
+        Ok(MethodName(None))
     }
 }
 
 /// `params`: an object read into [`SentParams`], an empty set for `null`, `None` for any
 /// other JSON value.
-struct MaybeParams(Option<SentParams>);
+struct MaybeParams<'a>(Option<SentParams<'a>>);
 
-impl<'de> serde::Deserialize<'de> for MaybeParams {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+impl<'de> Deserialize<'de> for MaybeParams<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(ParamsVisitor)
     }
 }
 
 struct ParamsVisitor;
 
-impl<'de> serde::de::Visitor<'de> for ParamsVisitor {
-    type Value = MaybeParams;
+impl<'de> Visitor<'de> for ParamsVisitor {
+    type Value = MaybeParams<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a params object")
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<MaybeParams, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeParams<'de>, A::Error> {
         let mut params = SentParams(Vec::with_capacity(16));
-        while let Some(name) = map.next_key::<String>()? {
-            let value = map.next_value::<SentValueSeed>()?.0;
+        while let Some(Text(name)) = map.next_key()? {
+            let SentValueSeed(value) = map.next_value()?;
             params.insert(name, value);
         }
         Ok(MaybeParams(Some(params)))
     }
 
-    fn visit_unit<E>(self) -> Result<MaybeParams, E> {
+    fn visit_unit<E>(self) -> Result<MaybeParams<'de>, E> {
         Ok(MaybeParams(Some(SentParams::default())))
     }
 
-    fn visit_none<E>(self) -> Result<MaybeParams, E> {
+    fn visit_none<E>(self) -> Result<MaybeParams<'de>, E> {
         Ok(MaybeParams(Some(SentParams::default())))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<MaybeParams, E> {
+    fn visit_bool<E>(self, _: bool) -> Result<MaybeParams<'de>, E> {
         Ok(MaybeParams(None))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<MaybeParams, E> {
+    fn visit_i64<E>(self, _: i64) -> Result<MaybeParams<'de>, E> {
         Ok(MaybeParams(None))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<MaybeParams, E> {
+    fn visit_u64<E>(self, _: u64) -> Result<MaybeParams<'de>, E> {
         Ok(MaybeParams(None))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<MaybeParams, E> {
+    fn visit_f64<E>(self, _: f64) -> Result<MaybeParams<'de>, E> {
         Ok(MaybeParams(None))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<MaybeParams, E> {
+    fn visit_str<E>(self, _: &str) -> Result<MaybeParams<'de>, E> {
         Ok(MaybeParams(None))
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeParams, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeParams<'de>, A::Error> {
         while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
         Ok(MaybeParams(None))
     }
 }
 
 /// One parameter value.
-struct SentValueSeed(SentValue);
+struct SentValueSeed<'a>(SentValue<'a>);
 
-impl<'de> serde::Deserialize<'de> for SentValueSeed {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Scalars are read directly; anything else through `Value`.
-        Ok(SentValueSeed(match Value::deserialize(d)? {
-            Value::String(s) => SentValue::Str(s),
-            Value::Bool(b) => SentValue::Bool(b),
-            Value::Number(n) if n.is_i64() || n.is_u64() => SentValue::Int(n.to_string()),
-            other => SentValue::Other(other),
-        }))
+impl<'de> Deserialize<'de> for SentValueSeed<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // The value's text as sent, checked by serde_json; then read by its kind.
+        let raw = <&'de RawValue>::deserialize(d)?;
+        sent_value(raw.get())
+            .map(SentValueSeed)
+            .map_err(serde::de::Error::custom)
     }
 }
 
-/// Parses one text frame. See the module docs for the error of each malformed case (boxed:
-/// it is large and rare).
-pub fn parse_request(text: &str) -> Result<Request, Box<BadRequest>> {
+/// Reads one parameter value from its text in the frame (a whole JSON value, as serde_json
+/// checked it), into the kind serde_json reads it as: strings and integers borrow their
+/// text from the frame.
+fn sent_value(text: &str) -> Result<SentValue<'_>, serde_json::Error> {
+    Ok(match text {
+        "true" => SentValue::Bool(true),
+        "false" => SentValue::Bool(false),
+        _ if text.starts_with('"') => {
+            let Text(s) = Text::deserialize(&mut serde_json::Deserializer::from_str(text))?;
+            SentValue::Str(s)
+        }
+        _ if is_integer(text) => SentValue::Int(text),
+        _ => SentValue::Other(nested_value(text)?),
+    })
+}
+
+/// Whether `text`, a JSON value other than a string, is an integer serde_json reads as a
+/// `u64` or an `i64` (it reads a larger integer, and `-0`, as a fraction).
+fn is_integer(text: &str) -> bool {
+    match text.strip_prefix('-') {
+        Some(digits) => digits != "0" && text.parse::<i64>().is_ok(),
+        None => text.parse::<u64>().is_ok(),
+    }
+}
+
+/// Reads a parameter value of another kind (a fraction, null, an array or an object) as a
+/// `Value`, as deeply nested as it is in the frame: inside two levels (the envelope and
+/// `params`), so that serde_json's nesting limit refuses exactly what it refuses when the
+/// whole frame is read as one value. (Rare: `exchangeInfo`'s `symbols` is the only such
+/// value a method accepts; copying its text costs nothing that matters.)
+fn nested_value(text: &str) -> Result<Value, serde_json::Error> {
+    let [[value]]: [[Value; 1]; 1] = serde_json::from_str(&format!("[[{text}]]"))?;
+    Ok(value)
+}
+
+/// Parses one text frame, borrowing the parameters' names and values from it. See the
+/// module docs for the error of each malformed case (boxed: it is large and rare).
+pub fn parse_request(text: &str) -> Result<Request<'_>, Box<BadRequest>> {
     let bad = |id: Value, failure: Failure| Box::new(BadRequest { id, failure });
-    let env: RawEnvelope =
+    let env: RawEnvelope<'_> =
         serde_json::from_str(text).map_err(|_| bad(Value::Null, Failure::invalid_json()))?;
     let id = match env.id {
         None | Some(Value::Null) => Value::Null,
@@ -814,6 +949,108 @@ mod tests {
         })
     }
 
+    #[test]
+    fn names_and_values_borrow_from_the_frame_unless_escaped() {
+        let text = r#"{"id":1,"method":"order.pl\u0061ce","params":{"symbol":"BTCUSDT",
+            "quantity" : 5 ,"n\u0061me":"x","note":"a\"b","flag":true}}"#;
+        let r = parse_request(text).unwrap();
+        assert_eq!(r.method, Method::OrderPlace);
+        let in_frame = |s: &str| text.as_bytes().as_ptr_range().contains(&s.as_ptr());
+        let [(symbol, SentValue::Str(btc)), (quantity, SentValue::Int(five)), (name, SentValue::Str(x)), (note, SentValue::Str(ab)), (flag, SentValue::Bool(true))] =
+            r.params.0.as_slice()
+        else {
+            panic!("{:?}", r.params);
+        };
+        assert!(matches!(symbol, Cow::Borrowed("symbol")) && in_frame(symbol));
+        assert!(matches!(btc, Cow::Borrowed("BTCUSDT")) && in_frame(btc));
+        assert!(matches!(quantity, Cow::Borrowed("quantity")) && in_frame(quantity));
+        assert!(*five == "5" && in_frame(five));
+        assert!(matches!(name, Cow::Owned(n) if n == "name"));
+        assert!(matches!(x, Cow::Borrowed("x")) && in_frame(x));
+        assert!(matches!(note, Cow::Borrowed("note")) && in_frame(note));
+        assert!(matches!(ab, Cow::Owned(v) if v == "a\"b"));
+        assert!(matches!(flag, Cow::Borrowed("flag")));
+        // Reads hand out the frame's text.
+        let mut p = crate::api::Params::from_sent(r.params).unwrap();
+        assert!(matches!(p.mandatory("symbol").unwrap(), Cow::Borrowed(s) if in_frame(s)));
+        assert!(matches!(p.mandatory("quantity").unwrap(), Cow::Borrowed(s) if in_frame(s)));
+        assert_eq!(p.mandatory("name").unwrap(), "x");
+        assert_eq!(p.mandatory("note").unwrap(), "a\"b");
+        assert_eq!(p.mandatory("flag").unwrap(), "true");
+        p.finish().unwrap();
+    }
+
+    /// Integers keep their text as sent; those serde_json reads as fractions (beyond `i64`
+    /// and `u64`, and `-0`) are `Other`, as reading the frame as a `Value` has them.
+    #[test]
+    fn integers_keep_their_text_and_minus_zero_reads_as_a_fraction() {
+        let text = r#"{"method":"exchangeInfo","params":{"min":-9223372036854775808,
+            "max":18446744073709551615,"zero":0,"n":-5,"negzero":-0,"big":18446744073709551616,
+            "small":-9223372036854775809,"exp":1e5,"half":0.5}}"#;
+        let r = parse_request(text).unwrap();
+        let kinds: Vec<(&str, &SentValue)> = r.params.0.iter().map(|(n, v)| (&**n, v)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("min", &SentValue::Int("-9223372036854775808")),
+                ("max", &SentValue::Int("18446744073709551615")),
+                ("zero", &SentValue::Int("0")),
+                ("n", &SentValue::Int("-5")),
+                ("negzero", &SentValue::Other(json!(-0.0))),
+                ("big", &SentValue::Other(json!(18446744073709551616.0))),
+                ("small", &SentValue::Other(json!(-9223372036854775809.0))),
+                ("exp", &SentValue::Other(json!(100000.0))),
+                ("half", &SentValue::Other(json!(0.5))),
+            ]
+        );
+        let as_json = r.params.to_json_map();
+        assert_eq!(as_json, reference(text).unwrap().2);
+        assert_eq!(as_json["negzero"].to_string(), "-0.0");
+        // So `-0` is refused like any fraction (it always was: serde_json reads it as -0.0).
+        for (frame, name) in [
+            (r#"{"method":"ping","params":{"a":1,"x":-0}}"#, "x"),
+            (r#"{"method":"ping","params":{"x":-0,"a":0.5,"x":-0}}"#, "x"),
+            (r#"{"method":"ping","params":{"x":-0,"a":0.5,"x":0}}"#, "a"),
+        ] {
+            let r = parse_request(frame).unwrap();
+            let e = crate::api::Params::from_sent(r.params).unwrap_err();
+            assert_eq!(e, crate::api::params::mandatory(name), "{frame}");
+        }
+    }
+
+    /// serde_json refuses values nested more than 128 levels (counting the envelope and
+    /// `params`); the borrowing parser refuses exactly the frames reading the whole frame as
+    /// a `Value` refuses, for a parameter value and for `method`.
+    #[test]
+    fn nesting_limit_as_when_the_frame_is_read_whole() {
+        let (mut accepted, mut refused) = (0, 0);
+        for depth in 120..=130 {
+            let nested = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+            for text in [
+                format!(r#"{{"id":1,"method":"exchangeInfo","params":{{"symbols":{nested}}}}}"#),
+                format!(r#"{{"id":1,"params":{{"symbols":{nested}}},"method":"ping"}}"#),
+                format!(r#"{{"id":1,"method":{nested}}}"#),
+            ] {
+                match (reference(&text), parse_request(&text)) {
+                    (Ok((id, method, params)), Ok(r)) => {
+                        assert_eq!((&r.id, r.method), (&id, method));
+                        assert_eq!(r.params.to_json_map(), params);
+                        accepted += 1;
+                    }
+                    (Err((id, code)), Err(bad)) => {
+                        assert_eq!((&bad.id, bad.failure.code), (&id, code), "depth {depth}");
+                        refused += usize::from(code == -1135);
+                    }
+                    (reference, direct) => {
+                        panic!("depth {depth}: reference {reference:?}, direct {direct:?}")
+                    }
+                }
+            }
+        }
+        // The limit lies within the depths tried.
+        assert!(accepted > 0 && refused > 0, "{accepted} {refused}");
+    }
+
     use proptest::strategy::Strategy as _;
 
     proptest::proptest! {
@@ -892,8 +1129,8 @@ mod tests {
                 (Ok((id, method, params)), Ok(r)) => {
                     proptest::prop_assert_eq!(&r.id, &id);
                     proptest::prop_assert_eq!(r.method, method);
-                    let names: Vec<&String> = params.keys().collect();
-                    let direct_names: Vec<&String> = r.params.0.iter().map(|(n, _)| n).collect();
+                    let names: Vec<&str> = params.keys().map(String::as_str).collect();
+                    let direct_names: Vec<&str> = r.params.0.iter().map(|(n, _)| &**n).collect();
                     proptest::prop_assert_eq!(direct_names, names);
                     proptest::prop_assert_eq!(r.params.to_json_map(), params.clone());
                     let as_sent = crate::api::Params::from_json(&params);

@@ -3,8 +3,9 @@
 //! clock (times are passed in), no async.
 //!
 //! The server's flow for one text frame:
-//! 1. [`envelope::parse_request`] -> [`envelope::Request`] (or an error reply for the echoed id);
-//! 2. [`params::Params::from_json`], and for signed methods [`params::Params::take_security`]
+//! 1. [`envelope::parse_request`] -> [`envelope::Request`], borrowing the parameters from the
+//!    frame (or an error reply for the echoed id);
+//! 2. [`params::Params::from_sent`], and for signed methods [`params::Params::take_security`]
 //!    (the caller verifies the signature and timestamp with `crate::auth` and resolves the
 //!    account from the API key);
 //! 3. [`orders`] parses the method's parameters against the [`markets::Markets`] catalogue into

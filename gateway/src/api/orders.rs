@@ -418,7 +418,7 @@ pub fn parse_new_order(
         .optional_enum("side", parse_side, Failure::invalid_side)?
         .ok_or_else(|| crate::api::params::mandatory("side"))?;
     let type_text = p.mandatory("type")?;
-    let kind = match type_text.as_str() {
+    let kind = match &*type_text {
         "LIMIT" => Kind::Limit,
         "LIMIT_MAKER" => Kind::LimitMaker,
         "MARKET" => Kind::Market,

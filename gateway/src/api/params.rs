@@ -1,9 +1,10 @@
 //! Typed access to a request's `params`, with Binance's errors.
 //!
-//! Every parameter is first rendered "as sent" by [`crate::auth::json_params_as_sent`]
-//! (strings verbatim, integers and booleans as their JSON text; fractional numbers, null,
-//! arrays and objects are `-1102` for that parameter), so the values read here are exactly the
-//! ones that were signed.
+//! Every parameter is read "as sent" (strings verbatim, integers as their JSON text, booleans
+//! as `true` / `false`; fractional numbers, null, arrays and objects are `-1102` for that
+//! parameter), so the values read here are exactly the ones that were signed. A parsed
+//! request's names and values are borrowed from its frame ([`Params::from_sent`]): only a
+//! name or string written with escapes has a `String` of its own.
 //!
 //! * Missing or empty mandatory parameter: `-1102 "Mandatory parameter '<name>' was not sent,
 //!   was empty/null, or malformed."`; an optional parameter sent empty is the same error.
@@ -26,6 +27,7 @@ use crate::auth;
 use crate::errors::ApiError;
 use matcher::ClientOrderId;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// The legal range of a client order id as this exchange accepts it.
 pub const CLIENT_ORDER_ID_RANGE: &str = "^[a-zA-Z0-9-_]{1,36}$";
@@ -34,11 +36,11 @@ pub const INTEGER_RANGE: &str = "^[0-9]{1,20}$";
 
 /// The request-security parameters of a signed request.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Security {
+pub struct Security<'a> {
     /// `apiKey`, when sent (absent on a logged-on session).
-    pub api_key: Option<String>,
+    pub api_key: Option<Cow<'a, str>>,
     /// `signature`, when sent.
-    pub signature: Option<String>,
+    pub signature: Option<Cow<'a, str>>,
     /// `timestamp`, milliseconds (or microseconds when the client said so; the caller knows).
     pub timestamp: u64,
     /// Effective `recvWindow` in microseconds ([`auth::parse_recv_window`]).
@@ -50,32 +52,45 @@ pub struct Security {
 
 /// A request's parameters as sent, with what has been read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Params {
+pub struct Params<'a> {
     /// Sorted by [`name_order`], names unique; a value is taken out when read. (A dozen
-    /// parameters: a sorted vector of the sent strings costs no allocation beyond them, a
-    /// B-tree cost nodes and a rebalance per read.)
-    values: Vec<(String, Option<String>)>,
+    /// parameters: a sorted vector of the sent strings costs no allocation beyond it, a
+    /// B-tree cost nodes and a rebalance per read.) Names and values borrow from the
+    /// request's frame, or are owned when unescaped or built from JSON.
+    values: Vec<(Cow<'a, str>, Option<Cow<'a, str>>)>,
     read: usize,
     sent: usize,
 }
 
-impl Params {
+impl<'a> Params<'a> {
     /// Renders `params` as sent (see the module docs).
-    pub fn from_json(params: &Map<String, Value>) -> Result<Params, Failure> {
-        Ok(Params::from_owned(auth::json_params_as_sent(params)?))
+    pub fn from_json(params: &Map<String, Value>) -> Result<Params<'static>, Failure> {
+        let pairs = auth::json_params_as_sent(params)?;
+        Ok(Params::from_pairs_in_order(
+            pairs
+                .into_iter()
+                .map(|(n, v)| (Cow::Owned(n), Cow::Owned(v))),
+        ))
     }
 
-    /// Params of `(name, value)` pairs; of a name sent twice the last value counts.
-    fn from_owned(mut pairs: Vec<(String, String)>) -> Params {
-        // A stable sort keeps repeated names in the order sent; the last of each run stays.
-        pairs.sort_by(|a, b| name_order(&a.0, &b.0));
-        let mut values: Vec<(String, Option<String>)> = Vec::with_capacity(pairs.len());
-        for (name, value) in pairs {
-            match values.last_mut() {
-                Some(last) if last.0 == name => last.1 = Some(value),
-                _ => values.push((name, Some(value))),
+    /// Params of `(name, value)` pairs in the order sent; of a name sent twice the last value
+    /// counts.
+    fn from_pairs_in_order(pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>) -> Self {
+        let mut values: Vec<_> = pairs.map(|(name, value)| (name, Some(value))).collect();
+        // A stable sort keeps repeated names in the order sent; of each run the first place
+        // stays, with the run's last value.
+        values.sort_by(|a, b| name_order(&a.0, &b.0));
+        values.dedup_by(|later, kept| {
+            let repeated = later.0 == kept.0;
+            if repeated {
+                kept.1 = later.1.take();
             }
-        }
+            repeated
+        });
+        Params::from_sorted(values)
+    }
+
+    fn from_sorted(values: Vec<(Cow<'a, str>, Option<Cow<'a, str>>)>) -> Self {
         let sent = values.len();
         Params {
             values,
@@ -90,29 +105,32 @@ impl Params {
             .ok()
     }
 
-    /// The parameters of a parsed request (see the module docs): a value that is not a
-    /// string, an integer or a boolean is `-1102` for its name (the first such, in the
-    /// order sent).
-    pub fn from_sent(params: SentParams) -> Result<Params, Failure> {
-        let mut pairs = Vec::with_capacity(params.len());
+    /// The parameters of a parsed request (see the module docs), borrowing from its frame as
+    /// it does: a value that is not a string, an integer or a boolean is `-1102` for its
+    /// name (the first such, in the order sent).
+    pub fn from_sent(params: SentParams<'a>) -> Result<Self, Failure> {
+        let mut values = Vec::with_capacity(params.len());
         for (name, value) in params.0 {
             let text = match value {
-                SentValue::Str(s) | SentValue::Int(s) => s,
-                SentValue::Bool(b) => b.to_string(),
+                SentValue::Str(s) => s,
+                SentValue::Int(t) => Cow::Borrowed(t),
+                SentValue::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
                 SentValue::Other(_) => return Err(mandatory(&name)),
             };
-            pairs.push((name, text));
+            values.push((name, Some(text)));
         }
-        Ok(Params::from_owned(pairs))
+        // `SentParams` holds each name once (with its last value).
+        values.sort_unstable_by(|a, b| name_order(&a.0, &b.0));
+        Ok(Params::from_sorted(values))
     }
 
-    /// Builds params from `(name, value)` pairs as sent (tests and non-JSON callers).
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Params {
-        Params::from_owned(
+    /// Builds params from `(name, value)` pairs as sent, borrowing them (tests and non-JSON
+    /// callers); of a name sent twice the last value counts.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Params::from_pairs_in_order(
             pairs
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+                .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v))),
         )
     }
 
@@ -123,7 +141,7 @@ impl Params {
     }
 
     /// Reads an optional parameter; sent empty is `-1102`.
-    pub fn optional(&mut self, name: &str) -> Result<Option<String>, Failure> {
+    pub fn optional(&mut self, name: &str) -> Result<Option<Cow<'a, str>>, Failure> {
         let taken = self
             .find(name)
             .and_then(|i| self.values.get_mut(i))
@@ -139,7 +157,7 @@ impl Params {
     }
 
     /// Reads a mandatory parameter; missing or empty is `-1102`.
-    pub fn mandatory(&mut self, name: &str) -> Result<String, Failure> {
+    pub fn mandatory(&mut self, name: &str) -> Result<Cow<'a, str>, Failure> {
         self.optional(name)?.ok_or_else(|| mandatory(name))
     }
 
@@ -205,11 +223,11 @@ impl Params {
     /// Takes the request-security parameters of a signed request and builds the signature
     /// payload from every parameter as sent. `timestamp` is mandatory; `recvWindow` is
     /// Binance's decimal milliseconds ([`auth::parse_recv_window`]).
-    pub fn take_security(&mut self) -> Result<Security, Failure> {
+    pub fn take_security(&mut self) -> Result<Security<'a>, Failure> {
         let payload = auth::signature_payload(
             self.values
                 .iter()
-                .filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v))),
+                .filter_map(|(k, v)| v.as_deref().map(|v| (&**k, v))),
         );
         let api_key = self.optional("apiKey")?;
         let signature = self.optional(auth::SIGNATURE_PARAM)?;
@@ -278,7 +296,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn params(v: Value) -> Params {
+    fn params(v: Value) -> Params<'static> {
         match v {
             Value::Object(m) => Params::from_json(&m).unwrap(),
             _ => unreachable!(),
@@ -370,6 +388,100 @@ mod tests {
         assert_eq!(r.take_security().unwrap_err().code, -1131);
     }
 
+    use proptest::prelude::{any, prop_oneof, Strategy};
+    use proptest::test_runner::TestCaseError;
+    use std::collections::BTreeMap;
+
+    /// Reads `reads` from `p` and checks them against `model`, the values sent: each name's
+    /// value once, then nothing (sent empty is `-1102`); `finish` fails exactly while
+    /// something is unread, with the counts of what was read and sent.
+    fn reads_match_the_model(
+        mut p: Params<'_>,
+        mut model: BTreeMap<String, String>,
+        reads: &[String],
+    ) -> Result<(), TestCaseError> {
+        let sent = model.len();
+        let mut read = 0;
+        for name in reads {
+            proptest::prop_assert_eq!(p.contains(name), model.contains_key(name));
+            let expected = model.remove(name);
+            match p.optional(name) {
+                Ok(got) => {
+                    proptest::prop_assert_eq!(got.as_deref(), expected.as_deref());
+                    read += usize::from(got.is_some());
+                }
+                Err(f) => {
+                    proptest::prop_assert_eq!(f.code, -1102);
+                    proptest::prop_assert_eq!(expected.as_deref(), Some(""));
+                }
+            }
+        }
+        match p.finish() {
+            Ok(()) => proptest::prop_assert!(model.is_empty()),
+            Err(f) => {
+                proptest::prop_assert!(!model.is_empty());
+                proptest::prop_assert_eq!(f, Failure::unread(read, sent));
+            }
+        }
+        Ok(())
+    }
+
+    /// `s` as a JSON string: as serde_json writes it, or with every character escaped.
+    fn json_string(s: &str, escape_all: bool) -> String {
+        if !escape_all {
+            return Value::from(s).to_string();
+        }
+        let mut out = String::from("\"");
+        for unit in s.encode_utf16() {
+            out.push_str(&format!("\\u{unit:04x}"));
+        }
+        out.push('"');
+        out
+    }
+
+    /// A parameter value's JSON text, of every kind a client may send (mostly the kinds a
+    /// method reads: anything else fails the whole request).
+    fn value_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => ("[a-z0-9 .\"\\\\\n\u{e9}\u{1F600}]{0,6}", any::<bool>())
+                .prop_map(|(s, escape_all)| json_string(&s, escape_all)),
+            2 => any::<i64>().prop_map(|n| n.to_string()),
+            2 => any::<u64>().prop_map(|n| n.to_string()),
+            2 => proptest::sample::select(vec![
+                "-9223372036854775808",
+                "18446744073709551615",
+                "0",
+                "-1",
+            ])
+            .prop_map(String::from),
+            2 => any::<bool>().prop_map(|b| b.to_string()),
+            // Read as fractions: refused.
+            1 => proptest::sample::select(vec![
+                "-0",
+                "-9223372036854775809",
+                "18446744073709551616",
+                "-0.0",
+                "1e5",
+                "2.50",
+                "-1E-2",
+            ])
+            .prop_map(String::from),
+            1 => (-1e6f64..1e6).prop_map(|f| Value::from(f).to_string()),
+            1 => proptest::sample::select(vec![
+                "null",
+                "[]",
+                "[1,\"x\"]",
+                "{}",
+                "{\"a\":[null],\"a\":2}",
+            ])
+            .prop_map(String::from),
+        ]
+    }
+
+    /// Parameter names: a few, so that they repeat (also in other spellings), one with a
+    /// quote, non-ASCII ones, and the one the security reads require.
+    const NAMES: &str = "[ab\"\u{e9}]|a[b\u{e9}]|symbol|timestamp";
+
     proptest::proptest! {
         /// Reading behaves as a map of the pairs (a repeated name keeps its last value):
         /// each name's value once, then nothing; `finish` fails exactly while something is
@@ -379,32 +491,97 @@ mod tests {
             pairs in proptest::collection::vec(("[a-e]{1,2}", "[a-z0-9]{0,3}"), 0..12),
             reads in proptest::collection::vec("[a-e]{1,2}", 0..16),
         ) {
-            let mut model: std::collections::BTreeMap<String, String> =
-                pairs.iter().cloned().collect();
-            let sent = model.len();
-            let mut p = Params::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            let mut read = 0;
-            for name in &reads {
-                proptest::prop_assert_eq!(p.contains(name), model.contains_key(name));
-                let expected = model.remove(name);
-                match p.optional(name) {
-                    Ok(got) => {
-                        proptest::prop_assert_eq!(&got, &expected);
-                        read += usize::from(got.is_some());
+            let model: BTreeMap<String, String> = pairs.iter().cloned().collect();
+            let p = Params::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            reads_match_the_model(p, model, &reads)?;
+        }
+
+        /// The parameters of a frame, parsed borrowing from it, read as the frame read
+        /// whole into a `Value` and rendered as sent (strings verbatim, integers as
+        /// serde_json writes them, booleans): the same `-1102` for the first other value,
+        /// else the same values (a repeated name keeps its last), signature payload and
+        /// unread count; and they equal `Params::from_json` of that `Value`. Names are
+        /// written with and without escapes (two spellings of a name are a repeat), values
+        /// of every JSON kind, with whitespace around them. Without escapes in the frame,
+        /// every name and string is borrowed from it.
+        #[test]
+        fn borrowed_params_read_as_the_value_reading(
+            members in proptest::collection::vec(
+                ((NAMES, any::<bool>()), value_text(), "[ \n\t]{0,2}"),
+                0..8,
+            ),
+            timestamp in proptest::option::weighted(0.8, any::<u64>()),
+            reads in proptest::collection::vec(proptest::prop_oneof![NAMES, "zz"], 0..16),
+        ) {
+            let mut members: Vec<String> = members
+                .iter()
+                .map(|((name, escape_all), value, ws)| {
+                    format!("{ws}{}{ws}:{ws}{value}{ws}", json_string(name, *escape_all))
+                })
+                .collect();
+            // Usually a valid timestamp, last, so that the security reads succeed.
+            if let Some(t) = timestamp {
+                members.push(format!("\"timestamp\":{t}"));
+            }
+            let text = format!(
+                r#"{{"id":1,"method":"order.place","params":{{{}}}}}"#,
+                members.join(",")
+            );
+
+            let whole: Value = serde_json::from_str(&text).unwrap();
+            let sent = whole["params"].as_object().unwrap();
+            let mut model = BTreeMap::new();
+            let mut malformed = None;
+            for (name, value) in sent {
+                let as_sent = match value {
+                    Value::String(s) => s.clone(),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+                    _ => {
+                        malformed = Some(name.clone());
+                        break;
                     }
-                    Err(f) => {
-                        proptest::prop_assert_eq!(f.code, -1102);
-                        proptest::prop_assert_eq!(expected.as_deref(), Some(""));
+                };
+                model.insert(name.clone(), as_sent);
+            }
+
+            let request = crate::api::parse_request(&text).unwrap();
+            if !text.contains('\\') {
+                for (name, value) in &request.params.0 {
+                    proptest::prop_assert!(matches!(name, Cow::Borrowed(_)), "{name}");
+                    if let SentValue::Str(s) = value {
+                        proptest::prop_assert!(matches!(s, Cow::Borrowed(_)), "{s}");
                     }
                 }
             }
-            match p.finish() {
-                Ok(()) => proptest::prop_assert!(model.is_empty()),
+            let p = match (Params::from_sent(request.params), malformed) {
+                (Err(f), Some(name)) => {
+                    proptest::prop_assert_eq!(f, mandatory(&name));
+                    return Ok(());
+                }
+                (Ok(p), None) => p,
+                (direct, malformed) => {
+                    return Err(TestCaseError::fail(format!(
+                        "{text}: direct {direct:?}, malformed {malformed:?}"
+                    )));
+                }
+            };
+            proptest::prop_assert_eq!(&p, &Params::from_json(sent).unwrap());
+            match p.clone().take_security() {
+                Ok(security) => {
+                    let payload = auth::signature_payload(
+                        model.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+                    );
+                    proptest::prop_assert_eq!(security.payload, payload);
+                    let sent_timestamp = model.get("timestamp").map(|t| t.parse::<u64>());
+                    proptest::prop_assert_eq!(sent_timestamp, Some(Ok(security.timestamp)));
+                }
                 Err(f) => {
-                    proptest::prop_assert!(!model.is_empty());
-                    proptest::prop_assert_eq!(f, Failure::unread(read, sent));
+                    let owned = Params::from_json(sent).unwrap().take_security();
+                    proptest::prop_assert_eq!(Err(f), owned);
                 }
             }
+            reads_match_the_model(p, model, &reads)?;
         }
     }
 }

@@ -79,7 +79,7 @@ pub(crate) fn handle(gateway: &Arc<Gateway>, session: &mut Session, text: &str) 
 fn handle_request(
     gateway: &Arc<Gateway>,
     session: &mut Session,
-    request: Result<Request, Box<crate::api::BadRequest>>,
+    request: Result<Request<'_>, Box<crate::api::BadRequest>>,
 ) -> Reply {
     let now = now_ms();
     let weight_limit = gateway.config.weight_limit();
@@ -309,10 +309,10 @@ fn authenticate(
             (Some(signature), _) => {
                 let api_key = security
                     .api_key
-                    .clone()
+                    .as_deref()
                     .ok_or_else(|| mandatory("apiKey"))?;
                 let (account, verified) = gateway
-                    .with_api_key(&api_key, |key| {
+                    .with_api_key(api_key, |key| {
                         let verified = key.secret.signer().verify(&security.payload, signature);
                         (key.account, verified)
                     })
@@ -320,7 +320,7 @@ fn authenticate(
                 verified?;
                 if logon {
                     call.session.logon = Some(Logon {
-                        api_key,
+                        api_key: api_key.to_owned(),
                         account,
                         since_ms: call.now_ms,
                     });
