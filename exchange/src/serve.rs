@@ -155,8 +155,8 @@ pub async fn stop_signal(handle: &NodeHandle<OrderIndex>) -> &'static str {
 /// Starts the node (recovery included) from `config`.
 pub fn start_node(config: &Config) -> Result<Node<OrderIndex>> {
     let node_config = config.node_config()?;
-    let index = OrderIndex::default();
-    index.warm_capture_buffer();
+    let mut index = OrderIndex::default();
+    index.warm_up();
     let node = Node::start(node_config, index)
         .with_context(|| format!("starting the node in {}", config.data_dir.display()))?;
     Ok(node)
