@@ -372,6 +372,12 @@ impl<'de> Visitor<'de> for TextVisitor {
 /// other JSON value.
 struct MethodName<'a>(Option<Cow<'a, str>>);
 
+impl<'a> MethodName<'a> {
+    fn of(text: Text<'a>) -> Self {
+        MethodName(Some(text.0))
+    }
+}
+
 impl<'de> Deserialize<'de> for MethodName<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(MethodNameVisitor)
@@ -387,16 +393,17 @@ impl<'de> Visitor<'de> for MethodNameVisitor {
         f.write_str("a method name")
     }
 
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<MethodName<'de>, E> {
-        Ok(MethodName(Some(Cow::Borrowed(v))))
+    // A string is read as any other string value ([`TextVisitor`]).
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<MethodName<'de>, E> {
+        TextVisitor.visit_borrowed_str(v).map(MethodName::of)
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<MethodName<'de>, E> {
-        Ok(MethodName(Some(Cow::Owned(v.to_owned()))))
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<MethodName<'de>, E> {
+        TextVisitor.visit_str(v).map(MethodName::of)
     }
 
-    fn visit_string<E>(self, v: String) -> Result<MethodName<'de>, E> {
-        Ok(MethodName(Some(Cow::Owned(v))))
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<MethodName<'de>, E> {
+        TextVisitor.visit_string(v).map(MethodName::of)
     }
 
     fn visit_unit<E>(self) -> Result<MethodName<'de>, E> {
