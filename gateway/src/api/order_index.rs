@@ -108,7 +108,14 @@ struct Slots {
 /// ~200,000 orders) those faults stretched the matcher thread's batches (p99 7-12 ms instead
 /// of ~2 ms over the first seconds at 40k requests/s).
 #[derive(Clone, Default)]
-struct ChunkPool(Arc<std::sync::Mutex<Vec<Chunk>>>);
+struct ChunkPool(Arc<std::sync::Mutex<PoolState>>);
+
+#[derive(Default)]
+struct PoolState {
+    chunks: Vec<Chunk>,
+    /// How many chunks the pool should hold at most: what the index may still grow into.
+    wanted: usize,
+}
 
 impl std::fmt::Debug for ChunkPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,28 +124,47 @@ impl std::fmt::Debug for ChunkPool {
 }
 
 impl ChunkPool {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Chunk>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn take(&self) -> Option<Chunk> {
-        self.lock().pop()
+        let mut pool = self.lock();
+        let chunk = pool.chunks.pop();
+        if chunk.is_some() {
+            pool.wanted = pool.wanted.saturating_sub(1);
+        }
+        chunk
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().chunks.len()
     }
 
-    /// Prepares `chunks` chunks (in batches, so that a taker never waits long for the lock).
-    fn fill(&self, chunks: usize) {
+    /// Sets how many chunks the pool should hold (an index that grew by recovery needs fewer),
+    /// dropping any beyond it.
+    fn want(&self, chunks: usize) {
+        let mut pool = self.lock();
+        pool.wanted = chunks;
+        pool.chunks.truncate(chunks);
+    }
+
+    /// Prepares chunks until the pool holds what is wanted (in batches, so that a taker never
+    /// waits long for the lock).
+    fn fill(&self) {
         const BATCH: usize = 256;
-        let mut left = chunks;
-        while left > 0 {
-            let n = left.min(BATCH);
-            let batch: Vec<Chunk> = (0..n)
+        loop {
+            let missing = {
+                let pool = self.lock();
+                pool.wanted.saturating_sub(pool.chunks.len())
+            };
+            if missing == 0 {
+                return;
+            }
+            let batch: Vec<Chunk> = (0..missing.min(BATCH))
                 .map(|_| {
                     let mut chunk = Chunk::with_capacity(CHUNK);
                     chunk.resize(CHUNK, None);
@@ -146,8 +172,9 @@ impl ChunkPool {
                     chunk
                 })
                 .collect();
-            self.lock().extend(batch);
-            left -= n;
+            let mut pool = self.lock();
+            let room = pool.wanted.saturating_sub(pool.chunks.len());
+            pool.chunks.extend(batch.into_iter().take(room));
         }
     }
 }
@@ -763,24 +790,27 @@ impl OrderIndex {
     /// [`ChunkPool`]), then the snapshot capture's buffer for as many. Without the buffer the
     /// first snapshot's capture faults in tens of MB of fresh memory (~170 ms at 75k
     /// requests/s instead of ~20), and the matcher thread copies every chunk it writes while
-    /// the capture still holds it. Both are memory the index comes to hold anyway, so this
-    /// moves page faults off the hot path without adding memory. For a node's index, called
-    /// before `Node::start` (recovery keeps both).
+    /// the capture still holds it. Both are about the memory a full index holds anyway, so
+    /// this moves page faults off the hot path without adding memory; an index recovered from
+    /// a snapshot keeps only the spare chunks it may still grow into. For a node's index,
+    /// called before `Node::start` (recovery keeps both).
     pub fn warm_up(&mut self) {
-        let entries = self
-            .max_closed
-            .saturating_add(self.max_closed / 2)
-            .min(1 << 22);
+        let entries = self.prepared_entries();
         let spare = self
             .slots
             .spare
             .get_or_insert_with(ChunkPool::default)
             .clone();
+        spare.want(
+            entries
+                .div_ceil(CHUNK)
+                .saturating_sub(self.slots.chunks.len()),
+        );
         let pool = self.capture_buffer.clone();
         let spawned = std::thread::Builder::new()
             .name("index-warmup".into())
             .spawn(move || {
-                spare.fill(entries.div_ceil(CHUNK));
+                spare.fill();
                 let mut buffer: Vec<Option<Entry>> = Vec::with_capacity(entries);
                 buffer.resize(entries, None);
                 buffer.clear();
@@ -791,10 +821,21 @@ impl OrderIndex {
         }
     }
 
+    /// Slots the warm-up prepares for: `max_closed` closed orders and half again.
+    fn prepared_entries(&self) -> usize {
+        self.max_closed
+            .saturating_add(self.max_closed / 2)
+            .min(1 << 22)
+    }
+
     /// The prepared memory of `from` (see [`OrderIndex::warm_up`]), kept by an index that
-    /// replaces it.
+    /// replaces it; the spare chunks are cut to what this index may still grow into.
     fn keep_prepared(&mut self, from: (CaptureBuffer, Option<ChunkPool>)) {
         self.capture_buffer = from.0;
+        if let Some(spare) = &from.1 {
+            let wanted = self.prepared_entries().div_ceil(CHUNK);
+            spare.want(wanted.saturating_sub(self.slots.chunks.len()));
+        }
         self.slots.spare = from.1;
     }
 
@@ -1071,6 +1112,21 @@ mod tests {
             let got = index.get(AccountId(1 + id % 3), OrderId(id));
             assert_eq!(got.map(|o| o.info.order_id), Some(OrderId(id)));
         }
+        // An index recovered with more orders keeps only the spare chunks it may still grow
+        // into.
+        for id in orders + 1..=50 * CHUNK as u64 {
+            index.put(order(id, OrderStatus::New));
+        }
+        let bytes = (index.save())()();
+        let mut other = OrderIndex::new(1000);
+        other.warm_up();
+        while spare(&other) < 94 {
+            assert!(std::time::Instant::now() < deadline, "no warmed chunks");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        other.load(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(other.slots.chunks.len(), 50);
+        assert_eq!(spare(&other), 94 - 50);
         // Seeding from an engine (recovery without an index snapshot) keeps them too.
         let engine = Engine::new(matcher::EngineConfig::default());
         index.seed_from_engine(&engine);
