@@ -6,6 +6,7 @@
 
 use super::frame::Refusal;
 use super::{ClientError, OrderStatus, UserEvent};
+use gateway::api::Text;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -131,38 +132,6 @@ impl UserEvent {
     }
 }
 
-/// A JSON string, borrowed from the frame's text unless it holds escapes. (Serde borrows a
-/// bare `Cow<str>` field with `#[serde(borrow)]`, but not one inside an `Option`.)
-pub(crate) struct Text<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Text<'a>, D::Error> {
-        struct TextVisitor;
-        impl<'de> serde::de::Visitor<'de> for TextVisitor {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v.to_string())))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(TextVisitor)
-    }
-}
-
-impl Text<'_> {
-    fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// An order in a result, as sent.
 #[derive(Deserialize)]
 struct OrderWire<'a> {
@@ -277,13 +246,13 @@ impl<'a> EventWire<'a> {
             return None;
         }
         Some(ExecutionReport {
-            symbol: self.s?.0,
+            symbol: self.s?.into_cow(),
             order_id: self.i?,
             status: self
                 .status
                 .as_ref()
                 .and_then(|s| OrderStatus::parse(s.as_str())),
-            client_order_id: self.c.map(|c| c.0),
+            client_order_id: self.c.map(Text::into_cow),
         })
     }
 }

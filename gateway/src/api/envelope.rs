@@ -336,11 +336,25 @@ impl<'de> Deserialize<'de> for EnvelopeKey {
     }
 }
 
-/// A JSON string borrowed from the frame, or unescaped into its own `String` when it has
-/// escapes.
-struct Text<'a>(Cow<'a, str>);
+/// A JSON string borrowed from the text being read, or unescaped into its own `String` when
+/// it has escapes. (Serde borrows a bare `Cow<str>` field with `#[serde(borrow)]`, but not one
+/// inside an `Option`; the bench client reads responses with it too.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Text<'a>(Cow<'a, str>);
 
-impl<'de> Deserialize<'de> for Text<'de> {
+impl<'a> Text<'a> {
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The string, still borrowed when it was.
+    pub fn into_cow(self) -> Cow<'a, str> {
+        self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_str(TextVisitor)
     }

@@ -28,7 +28,7 @@ pub mod wire;
 
 pub use envelope::{
     parse_request, render_error, render_ok, render_ok_json, BadRequest, Method, RateLimit,
-    RateLimitInterval, RateLimitStatus, RateLimitType, Request, SentParams, SentValue,
+    RateLimitInterval, RateLimitStatus, RateLimitType, Request, SentParams, SentValue, Text,
 };
 pub use failure::Failure;
 pub use markets::{Market, Markets};
