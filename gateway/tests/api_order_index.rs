@@ -9,7 +9,7 @@ mod api_support;
 
 use api_support::*;
 use gateway::api::user_data::execution_reports;
-use gateway::api::OrderIndex;
+use gateway::api::{OrderIndex, OrderLookup};
 use matcher::*;
 use node::Projection;
 use proptest::prelude::*;
@@ -173,12 +173,16 @@ proptest! {
             let batch = h.run(to_command(op, n));
             check_against_engine(&h)?;
             for account in [ALICE, BOB] {
-                // The subset a reply renders from: consistent, the account's orders the
-                // batch names, as the index has them.
+                // The subset a reply renders from: the account's orders the batch names,
+                // once each, by ascending id, as the index has them.
                 let subset = h.index.subset(account, &batch);
-                subset.assert_consistent();
-                for o in subset.open_orders(account, None) {
+                let ids: Vec<OrderId> = subset.orders().iter().map(|o| o.info.order_id).collect();
+                prop_assert!(ids.windows(2).all(|w| w[0] < w[1]), "{:?}", ids);
+                for o in subset.orders() {
                     prop_assert_eq!(Some(o), h.index.get(account, o.info.order_id));
+                    prop_assert_eq!(Some(o), subset.order(account, o.info.order_id));
+                    let other = if account == ALICE { BOB } else { ALICE };
+                    prop_assert_eq!(None, subset.order(other, o.info.order_id));
                 }
                 prop_assert_eq!(
                     execution_reports(&batch, account, &h.markets, &subset),

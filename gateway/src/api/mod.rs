@@ -32,5 +32,5 @@ pub use envelope::{
 };
 pub use failure::Failure;
 pub use markets::{Market, Markets};
-pub use order_index::{IndexedOrder, OrderIndex};
+pub use order_index::{IndexedOrder, OrderIndex, OrderLookup, OrderSubset};
 pub use params::{Params, Security};

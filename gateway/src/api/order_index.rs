@@ -26,7 +26,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 mod maps;
+mod subset;
 use maps::{ByClient, ById, ClientKey, Slot};
+pub use subset::{OrderLookup, OrderSubset};
 
 /// Closed orders kept by default. Each kept order costs about 350 bytes (its ~290-byte slot,
 /// a few bytes in each map and slack), so this bound holds roughly 70 MB of closed orders
@@ -425,45 +427,11 @@ impl OrderIndex {
         index
     }
 
-    /// The orders of `account` that `batch` mentions, copied into a small index of their own:
-    /// what rendering the command's answer needs, taken on the matcher thread so that the
-    /// rendering itself can happen elsewhere.
-    pub fn subset(&self, account: AccountId, batch: &CommandEvents) -> OrderIndex {
-        let mut out = OrderIndex::unreserved(usize::MAX);
-        let mut add = |id: OrderId| {
-            if out.by_id.contains(id) {
-                return;
-            }
-            if let Some(o) = self.get(account, id) {
-                out.put(*o);
-            }
-        };
-        for event in &batch.events {
-            match &event.kind {
-                EventKind::OrderAccepted(a) => add(a.order.order_id),
-                EventKind::Trade(t) => {
-                    add(t.buy_order_id);
-                    add(t.sell_order_id);
-                }
-                EventKind::OrderCancelled { order, .. } => add(order.order_id),
-                EventKind::SelfTradePrevented(s) => {
-                    add(s.taker_order_id);
-                    add(s.maker_order_id);
-                }
-                EventKind::CancelReplaced(cr) => {
-                    match &cr.cancel {
-                        CancelOutcome::Cancelled(u) => add(u.order_id),
-                        CancelOutcome::Amended { order, .. } => add(order.order_id),
-                        CancelOutcome::Failed(_) => {}
-                    }
-                    if let NewOrderOutcome::Placed(a) = &cr.new_order {
-                        add(a.order.order_id);
-                    }
-                }
-                _ => {}
-            }
-        }
-        out
+    /// The orders of `account` that `batch` mentions, copied out: what rendering the
+    /// command's answer needs, taken on the matcher thread so that the rendering itself can
+    /// happen elsewhere.
+    pub fn subset(&self, account: AccountId, batch: &CommandEvents) -> OrderSubset {
+        OrderSubset::of(self, account, batch)
     }
 
     /// An order of `account` by id.

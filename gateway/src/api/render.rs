@@ -21,7 +21,7 @@
 
 use crate::api::failure::Failure;
 use crate::api::markets::{Market, Markets};
-use crate::api::order_index::{IndexedOrder, OrderIndex};
+use crate::api::order_index::{IndexedOrder, OrderIndex, OrderLookup};
 use crate::api::orders::{
     side_text, stp_text, type_texts, CancelReplaceRequest, CancelRequest, ClientIdGen, NewOrder,
     RespType,
@@ -277,11 +277,11 @@ fn figures(u: &SymbolUnits, info: &OrderInfo, orig_qty: u64, state: &OrderState)
 }
 
 fn described(
-    index: &OrderIndex,
+    index: &impl OrderLookup,
     account: AccountId,
     order_id: OrderId,
 ) -> Result<&IndexedOrder, Failure> {
-    index.get(account, order_id).ok_or_else(|| {
+    index.order(account, order_id).ok_or_else(|| {
         tracing::error!(order_id = order_id.0, "order missing from the order index");
         ApiError::Unknown.into()
     })
@@ -293,7 +293,7 @@ pub fn cancel_result<'m>(
     account: AccountId,
     batch: &CommandEvents,
     markets: &'m Markets,
-    index: &OrderIndex,
+    index: &impl OrderLookup,
 ) -> Result<CancelBody<'m>, Failure> {
     for e in &batch.events {
         match &e.kind {
@@ -326,7 +326,7 @@ pub fn cancel_all_result<'m>(
     account: AccountId,
     batch: &CommandEvents,
     markets: &'m Markets,
-    index: &OrderIndex,
+    index: &impl OrderLookup,
     ids: &mut ClientIdGen,
 ) -> Result<Vec<CancelBody<'m>>, Failure> {
     let mut out = Vec::new();
@@ -364,7 +364,7 @@ pub fn cancel_replace_result<'m>(
     account: AccountId,
     batch: &CommandEvents,
     markets: &'m Markets,
-    index: &OrderIndex,
+    index: &impl OrderLookup,
 ) -> Result<CancelReplaceBody<'m>, Failure> {
     let Some(cr) = batch.events.iter().find_map(|e| match &e.kind {
         EventKind::CancelReplaced(cr) if cr.account == account => Some(cr),

@@ -23,7 +23,7 @@
 //! The order index passed in must already have applied the batch.
 
 use crate::api::markets::{Market, Markets};
-use crate::api::order_index::{IndexedOrder, OrderIndex};
+use crate::api::order_index::{IndexedOrder, OrderLookup};
 use crate::api::orders::{side_text, stp_text, type_texts};
 use crate::api::render::status_text;
 use crate::units::format_units;
@@ -91,7 +91,7 @@ pub fn execution_reports(
     batch: &CommandEvents,
     account: AccountId,
     markets: &Markets,
-    index: &OrderIndex,
+    index: &impl OrderLookup,
 ) -> Vec<Value> {
     let mut reports = Vec::new();
     for e in &batch.events {
@@ -100,7 +100,7 @@ pub fn execution_reports(
     reports
         .into_iter()
         .filter_map(|r| {
-            let Some(desc) = index.get(account, r.order) else {
+            let Some(desc) = index.order(account, r.order) else {
                 tracing::warn!(
                     order_id = r.order.0,
                     "execution report for an order missing from the index"

@@ -130,7 +130,7 @@ fn submit<F>(
     render: F,
 ) -> Result<Reply, Failure>
 where
-    F: FnOnce(&node::CommandEvents, &crate::api::OrderIndex, &Answer) -> Result<String, Failure>
+    F: FnOnce(&node::CommandEvents, &crate::api::OrderSubset, &Answer) -> Result<String, Failure>
         + Send
         + 'static,
 {
@@ -151,7 +151,7 @@ where
             })
             .map_err(|e| node_failure(&e))
     };
-    type Applied = Result<(Arc<node::CommandEvents>, crate::api::OrderIndex), NodeError>;
+    type Applied = Result<(Arc<node::CommandEvents>, crate::api::OrderSubset), NodeError>;
     let await_reply = |rx: tokio::sync::oneshot::Receiver<Applied>, answer: Answer| async move {
         let outcome = match rx.await {
             Ok(Ok((events, subset))) => render(&events, &subset, &answer),

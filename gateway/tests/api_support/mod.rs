@@ -188,18 +188,23 @@ impl Harness {
         }
         let batch = req.command(account).map(|c| self.run(c));
         let (m, ix) = (&self.markets, &self.index);
+        // A command's answer renders from the orders copied out for it, as the server does.
+        let subset = batch
+            .as_ref()
+            .map(|b| ix.subset(account, b))
+            .unwrap_or_default();
         match (&req, batch) {
             (AccountRequest::Place(o), Some(b)) => {
                 render::place_result(o, account, &b, m).map(to_json)
             }
             (AccountRequest::Cancel(c), Some(b)) => {
-                render::cancel_result(c, account, &b, m, ix).map(to_json)
+                render::cancel_result(c, account, &b, m, &subset).map(to_json)
             }
             (AccountRequest::CancelReplace(r), Some(b)) => {
-                render::cancel_replace_result(r, account, &b, m, ix).map(to_json)
+                render::cancel_replace_result(r, account, &b, m, &subset).map(to_json)
             }
             (AccountRequest::CancelAll { .. }, Some(b)) => {
-                render::cancel_all_result(account, &b, m, ix, &mut self.ids)
+                render::cancel_all_result(account, &b, m, &subset, &mut self.ids)
                     .map(|bodies| to_json_list(&bodies))
             }
             (
