@@ -300,16 +300,25 @@ impl fmt::Display for RunReport {
             group_thousands(self.responses),
             group_thousands(self.trades)
         )?;
-        writeln!(
-            f,
-            "{:<26} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
-            "latency (ms)", "p50", "p90", "p99", "p99.9", "p99.99", "max", "count"
-        )?;
-        write_percentiles(f, "ack from intended send", &self.ack_latency_us)?;
-        if let Some(e) = &self.exec_report_latency_us {
-            write_percentiles(f, "exec report from intended", e)?;
+        if self.sent == 0 && self.achieved_rate > 0 {
+            // Answers arrived, but every request sent in the window was due before it: the
+            // generator never caught up with the offered rate (what `limit` offers on purpose).
+            writeln!(
+                f,
+                "latency      none measured: every request sent in the measured window was due before it (the offered rate saturates client or server, so only the achieved rate means something)"
+            )?;
+        } else {
+            writeln!(
+                f,
+                "{:<26} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+                "latency (ms)", "p50", "p90", "p99", "p99.9", "p99.99", "max", "count"
+            )?;
+            write_percentiles(f, "ack from intended send", &self.ack_latency_us)?;
+            if let Some(e) = &self.exec_report_latency_us {
+                write_percentiles(f, "exec report from intended", e)?;
+            }
+            write_percentiles(f, "send lag (generator)", &self.send_lag_us)?;
         }
-        write_percentiles(f, "send lag (generator)", &self.send_lag_us)?;
         let errors: Vec<String> = self
             .errors
             .iter()
@@ -437,5 +446,27 @@ mod tests {
         );
         assert!(table.contains("ack from intended send         0.100     0.200     1.234     1.235     1.236     1.237     10,000"), "{table}");
         assert!(r.row().contains("1.234"), "{}", r.row());
+        assert!(!table.contains("none measured"), "{table}");
+    }
+
+    #[test]
+    fn a_saturated_window_says_it_measured_no_latency() {
+        // `limit` offers far more than can be served: answers arrive in the window, but
+        // every request sent in it was due earlier, so no latency belongs to the window.
+        let mut r = RunReport::new(
+            settings(),
+            &demo(0, 0, &[]),
+            false,
+            "0.1 0.2 0.3".into(),
+            "0.4 0.5 0.6".into(),
+        );
+        r.achieved_rate = 475_587;
+        let table = r.to_string();
+        assert!(table.contains("latency      none measured"), "{table}");
+        assert!(!table.contains("ack from intended send"), "{table}");
+        assert!(
+            table.contains("achieved     475,587 responses/s"),
+            "{table}"
+        );
     }
 }
