@@ -85,8 +85,8 @@ struct Entry {
     owns_client_key: bool,
 }
 
-/// Up to [`CHUNK`] slots. A vector rather than an array so that a small index (the
-/// per-command [`OrderIndex::subset`]) allocates only what it holds.
+/// Up to [`CHUNK`] slots. A vector rather than an array so that a small index (an account
+/// mirror of the user-data router) allocates only what it holds.
 type Chunk = Vec<Option<Entry>>;
 
 /// The orders, in fixed slots grouped in shared chunks. Copying the index (for a snapshot)
@@ -220,8 +220,9 @@ impl Slots {
         match self.chunks.last_mut() {
             Some(chunk) if chunk.len() < CHUNK => Arc::make_mut(chunk).push(Some(entry)),
             _ => {
-                // The first chunk grows as it fills (room for two: most of a command's
-                // subsets hold one or two orders); later ones get their room at once.
+                // The first chunk grows as it fills (room for two: a small index, such as
+                // an account mirror, often holds one or two orders); later ones get their
+                // room at once.
                 let spare = self.spare.as_ref().and_then(ChunkPool::take);
                 let mut chunk = spare
                     .unwrap_or_else(|| Vec::with_capacity(if chunks == 0 { 2 } else { CHUNK }));

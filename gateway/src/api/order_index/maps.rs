@@ -5,7 +5,8 @@
 //!   number in a small map that stays in cache: the recent orders' numbers sit together in a
 //!   few pages instead of all over a big hash table. A page goes when its last order goes, so
 //!   memory follows the live orders (at worst a page per order), never the span of ids. A
-//!   handful of orders (a command's subset, a fresh mirror) is a short inline list instead.
+//!   handful of orders (a fresh account mirror of the user-data router) is a short inline
+//!   list instead.
 //! * [`ByClient`]: client key -> slot, a linear-probing table of 8-byte buckets (the slot and
 //!   32 bits of the key's hash) that compares keys through the slots, so that a bucket is
 //!   not a copy of the ~48-byte key. The key is the client's choice, so its hash is seeded
@@ -33,8 +34,8 @@ const FEW: usize = 8;
 /// Keys a [`ByClient`] keeps in a list before it makes a table.
 const FEW_KEYS: usize = 4;
 
-/// Up to `N` values kept inline: a command's subset (an order or two) allocates nothing for
-/// its maps.
+/// Up to `N` values kept inline: a small index (an account mirror with an order or two)
+/// allocates nothing for its maps.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Few<T, const N: usize> {
     items: [T; N],
