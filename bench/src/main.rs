@@ -41,7 +41,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// One run at a fixed offered rate: latency percentiles, achieved rate, errors by code.
+    /// One run at a fixed offered rate: latency percentiles, achieved rate, errors by code,
+    /// and the CPU time per answer of the client and of a node or echo server it started.
     Run {
         #[command(flatten)]
         load: LoadArgs,
@@ -241,6 +242,15 @@ enum Endpoint {
 }
 
 impl Endpoint {
+    /// The server's process, when this run started it (its CPU time goes in the report).
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Endpoint::External { .. } => None,
+            Endpoint::Node(n) => Some(n.server.pid()),
+            Endpoint::Echo(e) => Some(e.pid()),
+        }
+    }
+
     fn url(&self) -> &str {
         match self {
             Endpoint::External { url, .. } => url,
@@ -416,6 +426,7 @@ impl LoadArgs {
         config.drain_timeout = Duration::from_secs(self.request_timeout);
         config.warmup = Duration::from_secs(self.warmup);
         config.pace = Duration::from_micros(self.pace_us);
+        config.server_pid = endpoint.pid();
         let settings = self.settings(target, &url, rate, duration);
         let rt = match self.client_threads {
             1 => tokio::runtime::Builder::new_current_thread(),

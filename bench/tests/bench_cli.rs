@@ -49,6 +49,9 @@ fn check_consistent(v: &Value, min_rate: u64) {
     );
     assert!(p("p99") <= p("p99_9") && p("p99_9") <= p("p99_99") && p("p99_99") <= p("max"));
     assert!(v["achieved_rate"].as_u64().unwrap() >= min_rate, "{v}");
+    // The client's own CPU time is always measured over the window.
+    assert!(v["cpu"]["client_us"].is_u64(), "{v}");
+    assert!(v["cpu_ns_per_response"]["client"].is_u64(), "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,6 +96,8 @@ async fn five_seconds_against_a_real_node() {
     .await;
     let v = json_of(&out);
     check_consistent(&v, 900);
+    // A node given by --url is not this run's child: its CPU time is not measured.
+    assert!(v["cpu_ns_per_response"]["server"].is_null(), "{v}");
     assert_eq!(v["settings"]["target"], "exchange");
     assert_eq!(v["settings"]["accounts"], 4);
     assert_eq!(v["settings"]["mix"], "exchange-core");
@@ -123,6 +128,8 @@ async fn the_echo_limit_runs_against_its_own_server() {
     let v = json_of(&out);
     check_consistent(&v, 1_800);
     assert_eq!(v["settings"]["target"], "echo");
+    // The bench started the echo server, so its CPU time is in the report.
+    assert!(v["cpu_ns_per_response"]["server"].is_u64(), "{v}");
     // The echo's answers read as resting orders: the flow goes on moving and cancelling.
     assert_eq!(v["errors"], serde_json::json!({}), "{v}");
 }

@@ -36,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cpu;
 mod pacer;
 mod stats;
 mod trader;
@@ -137,6 +138,9 @@ pub struct DemoConfig {
     /// millisecond). Each trader sends what is due in one write, so a longer tick means
     /// fewer, larger writes.
     pub pace: Duration,
+    /// A process whose CPU time over the measured window the report gives beside the
+    /// client's own ([`DemoReport::cpu`]): the server under load, when it runs here.
+    pub server_pid: Option<u32>,
 }
 
 impl DemoConfig {
@@ -175,6 +179,7 @@ impl DemoConfig {
             user_data: true,
             exec_reports: false,
             pace: DEFAULT_PACE,
+            server_pid: None,
         }
     }
 
@@ -261,6 +266,9 @@ pub struct DemoReport {
     pub exec_report_latency: LatencySummary,
     /// Traders whose connection closed before the end.
     pub disconnected: usize,
+    /// CPU time of the client and of [`DemoConfig::server_pid`] from the end of the warm-up
+    /// to the stop (`None` when the run stopped before its warm-up ended).
+    pub cpu: Option<cpu::CpuUse>,
 }
 
 impl DemoReport {
@@ -413,17 +421,30 @@ pub async fn run_with_stats(
         )));
     }
     drop(stop_rx);
+    // The CPU window opens when the warm-up ends, as the latency's does.
+    let (server_pid, warmup) = (config.server_pid, config.warmup);
+    let cpu_from = tokio::spawn(async move {
+        tokio::time::sleep_until(start + warmup).await;
+        cpu::CpuMark::now(server_pid)
+    });
 
     let all_done = futures_util::future::join_all(tasks);
     tokio::pin!(all_done);
     tokio::pin!(shutdown);
-    let (results, elapsed) = tokio::select! {
-        results = &mut all_done => (results, start.elapsed()),
+    let (results, elapsed, cpu_to) = tokio::select! {
+        results = &mut all_done => (results, start.elapsed(), cpu::CpuMark::now(server_pid)),
         () = &mut shutdown => {
             let elapsed = start.elapsed();
+            let cpu_to = cpu::CpuMark::now(server_pid);
             let _ = stop_tx.send(true);
-            (all_done.await, elapsed)
+            (all_done.await, elapsed, cpu_to)
         }
+    };
+    let cpu = if cpu_from.is_finished() {
+        cpu_from.await.ok().map(|from| from.until(&cpu_to))
+    } else {
+        cpu_from.abort();
+        None
     };
     drop(pacer);
     let mut disconnected = 0;
@@ -449,5 +470,6 @@ pub async fn run_with_stats(
         send_lag: stats.send_lag(),
         exec_report_latency: stats.exec_report_latency(),
         disconnected,
+        cpu,
     })
 }

@@ -2,6 +2,7 @@
 
 use super::is_flow_race;
 use super::pressure::Pressure;
+use crate::demo::cpu::CpuUse;
 use crate::demo::{group_thousands, DemoReport, ErrorKind, LatencySummary};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -120,6 +121,33 @@ pub struct RunReport {
     /// How much of the run's wall time some task waited for a CPU or for I/O, this run's
     /// own threads included.
     pub pressure: Pressure,
+    /// CPU time over the measured window: the client's, and the server's when the bench
+    /// started it (node or echo server; `None` for one given by `--url`).
+    pub cpu: Option<CpuUse>,
+    /// That CPU time per response that arrived in the window, nanoseconds.
+    pub cpu_ns_per_response: CpuPerResponse,
+}
+
+/// CPU nanoseconds per answered request (`None` where not measured or nothing arrived).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CpuPerResponse {
+    /// The load client.
+    pub client: Option<u64>,
+    /// The server under load.
+    pub server: Option<u64>,
+}
+
+impl CpuPerResponse {
+    fn of(cpu: Option<&CpuUse>, responses: u64) -> CpuPerResponse {
+        let per = |us: Option<u64>| {
+            let us = us?;
+            (responses > 0).then(|| us.saturating_mul(1_000) / responses)
+        };
+        CpuPerResponse {
+            client: per(cpu.and_then(|c| c.client_us)),
+            server: per(cpu.and_then(|c| c.server_us)),
+        }
+    }
 }
 
 /// Failed requests that are not order-flow races.
@@ -160,6 +188,8 @@ impl RunReport {
             load_before,
             load_after,
             pressure: Pressure::default(),
+            cpu: demo.cpu,
+            cpu_ns_per_response: CpuPerResponse::of(demo.cpu.as_ref(), demo.answered_in_window),
         }
     }
 
@@ -217,14 +247,14 @@ fn ms(us: u64) -> String {
 }
 
 /// The table header of [`RunReport::row`].
-pub const ROW_HEADER: &str = "   offered/s   achieved/s   p50 ms   p90 ms   p99 ms p99.9 ms p99.99 ms   max ms  failures  load(1m)  cpu stall";
+pub const ROW_HEADER: &str = "   offered/s   achieved/s   p50 ms   p90 ms   p99 ms p99.9 ms p99.99 ms   max ms  failures  load(1m)  cpu stall  server us  client us";
 
 impl RunReport {
     /// One line of a sweep table (see [`ROW_HEADER`]).
     pub fn row(&self) -> String {
         let l = &self.ack_latency_us;
         format!(
-            "{:>12} {:>12} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9}  {:>8}  {:>9}",
+            "{:>12} {:>12} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9}  {:>8}  {:>9}  {:>9}  {:>9}",
             group_thousands(self.settings.target_rate),
             group_thousands(self.achieved_rate),
             ms(l.p50),
@@ -235,7 +265,48 @@ impl RunReport {
             ms(l.max),
             self.failures,
             self.load_before.split_whitespace().next().unwrap_or("-"),
-            self.pressure.cpu()
+            self.pressure.cpu(),
+            us_text(self.cpu_ns_per_response.server),
+            us_text(self.cpu_ns_per_response.client)
+        )
+    }
+}
+
+/// CPU nanoseconds per answer as microseconds with one decimal, or `-`.
+fn us_text(ns: Option<u64>) -> String {
+    ns.map_or_else(
+        || "-".into(),
+        |ns| format!("{}.{}", ns / 1_000, ns % 1_000 / 100),
+    )
+}
+
+impl RunReport {
+    /// `cpu          node 17.4 us per answer (1.04 cores), client 6.6 us per answer (0.40
+    /// cores) in the measured window`.
+    fn cpu_line(&self) -> String {
+        let server = match self.settings.target {
+            Target::Exchange => "node",
+            Target::Echo => "echo server",
+        };
+        let cores = |us: Option<u64>| {
+            let wall = self.cpu.map_or(0, |c| c.wall_us);
+            match us {
+                Some(us) if wall > 0 => {
+                    let centi = us.saturating_mul(100) / wall;
+                    format!(" ({}.{:02} cores)", centi / 100, centi % 100)
+                }
+                _ => String::new(),
+            }
+        };
+        let part = |who: &str, ns: Option<u64>, us: Option<u64>| match ns {
+            Some(_) => format!("{who} {} us per answer{}", us_text(ns), cores(us)),
+            None => format!("{who} not measured"),
+        };
+        let per = self.cpu_ns_per_response;
+        format!(
+            "cpu          {}, {} in the measured window",
+            part(server, per.server, self.cpu.and_then(|c| c.server_us)),
+            part("client", per.client, self.cpu.and_then(|c| c.client_us))
         )
     }
 }
@@ -300,6 +371,7 @@ impl fmt::Display for RunReport {
             group_thousands(self.responses),
             group_thousands(self.trades)
         )?;
+        writeln!(f, "{}", self.cpu_line())?;
         if self.sent == 0 && self.achieved_rate > 0 {
             // Answers arrived, but every request sent in the window was due before it: the
             // generator never caught up with the offered rate (what `limit` offers on purpose).
@@ -368,6 +440,11 @@ mod tests {
             },
             send_lag: LatencySummary::default(),
             exec_report_latency: LatencySummary::default(),
+            cpu: Some(CpuUse {
+                wall_us: 10_000_000,
+                client_us: Some(600_000),
+                server_us: Some(1_745_000),
+            }),
             disconnected: 0,
         }
     }
@@ -446,7 +523,17 @@ mod tests {
         );
         assert!(table.contains("ack from intended send         0.100     0.200     1.234     1.235     1.236     1.237     10,000"), "{table}");
         assert!(r.row().contains("1.234"), "{}", r.row());
+        assert!(r.row().ends_with("      174.5       60.0"), "{}", r.row());
+        assert_eq!(r.row().len(), ROW_HEADER.len(), "{}", r.row());
         assert!(!table.contains("none measured"), "{table}");
+        // 1.745 s of node CPU and 0.6 s of client CPU over 10 s for 10,000 answers.
+        assert_eq!(v["cpu_ns_per_response"]["server"], 174_500);
+        assert_eq!(v["cpu_ns_per_response"]["client"], 60_000);
+        assert_eq!(v["cpu"]["server_us"], 1_745_000);
+        assert!(
+            table.contains("cpu          node 174.5 us per answer (0.17 cores), client 60.0 us per answer (0.06 cores) in the measured window"),
+            "{table}"
+        );
     }
 
     #[test]
@@ -454,7 +541,10 @@ mod tests {
         // `limit` offers far more than can be served: answers arrive in the window, but
         // every request sent in it was due earlier, so no latency belongs to the window.
         let mut r = RunReport::new(
-            settings(),
+            RunSettings {
+                target: Target::Echo,
+                ..settings()
+            },
             &demo(0, 0, &[]),
             false,
             "0.1 0.2 0.3".into(),
@@ -466,6 +556,11 @@ mod tests {
         assert!(!table.contains("ack from intended send"), "{table}");
         assert!(
             table.contains("achieved     475,587 responses/s"),
+            "{table}"
+        );
+        // No answer counted in the window: no CPU per answer either.
+        assert!(
+            table.contains("cpu          echo server not measured, client not measured"),
             "{table}"
         );
     }
