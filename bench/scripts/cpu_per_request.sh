@@ -2,7 +2,8 @@
 # CPU microseconds per request of the node and of the client, by thread name, during a
 # fixed-rate `bench run` (a 6 s window in the middle of a 12 s run). CPU time per request
 # moves far less with other load on the machine than latency does, so it is the figure to
-# compare builds by on a noisy VM.
+# compare builds by on a noisy VM. (`bench run` itself reports the per-process totals over
+# its measured window, in its `cpu` line; this script adds the split by thread.)
 #
 # usage: bench/scripts/cpu_per_request.sh RATE [path/to/bench [more `bench run` options]]
 #   (the bench binary starts the `exchange` binary next to it, as `bench run` always does)
