@@ -33,18 +33,20 @@ fn parse_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-fn encode(index: u64, blob: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + blob.len());
-    out.extend_from_slice(&MAGIC.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&index.to_le_bytes());
-    out.extend_from_slice(&(blob.len() as u64).to_le_bytes());
-    out.extend_from_slice(blob);
+/// The header of a snapshot whose blob is `parts` one after another (see the module docs).
+fn header(index: u64, parts: &[&[u8]]) -> [u8; HEADER] {
+    let blob_len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut head = [0u8; HEADER];
+    head[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+    head[8..16].copy_from_slice(&index.to_le_bytes());
+    head[16..24].copy_from_slice(&(blob_len as u64).to_le_bytes());
     let mut h = crc32fast::Hasher::new();
-    h.update(&out[8..]);
-    let crc = h.finalize();
-    out[4..8].copy_from_slice(&crc.to_le_bytes());
-    out
+    h.update(&head[8..]);
+    for part in parts {
+        h.update(part);
+    }
+    head[4..8].copy_from_slice(&h.finalize().to_le_bytes());
+    head
 }
 
 /// Checks a snapshot file's bytes; returns the blob or why it is invalid.
@@ -77,6 +79,17 @@ const WRITE_BACK_PIECE: usize = 1 << 20;
 
 /// Atomically writes a snapshot of the state after record `index`.
 pub fn write_snapshot(dir: &Path, index: u64, bytes: &[u8]) -> Result<PathBuf, JournalError> {
+    write_snapshot_parts(dir, index, &[bytes])
+}
+
+/// [`write_snapshot`] of the blob that `parts` make one after another, written from the parts
+/// themselves: a caller holding a blob in pieces (tens of MB each) does not copy them into one
+/// buffer first, and neither does the framing.
+pub fn write_snapshot_parts(
+    dir: &Path,
+    index: u64,
+    parts: &[&[u8]],
+) -> Result<PathBuf, JournalError> {
     let sdir = snapshot_dir(dir);
     if !sdir.is_dir() {
         fs::create_dir_all(&sdir).map_err(|e| JournalError::io("create snapshot dir", &sdir, e))?;
@@ -88,8 +101,12 @@ pub fn write_snapshot(dir: &Path, index: u64, bytes: &[u8]) -> Result<PathBuf, J
     // Written back a piece at a time: tens of MB left dirty for one final fsync would go
     // to the disk in one burst, and the commands journal's fdatasyncs (every acknowledged
     // order waits on one) would queue behind it.
+    let head = header(index, parts);
     let mut offset = 0u64;
-    for piece in encode(index, bytes).chunks(WRITE_BACK_PIECE) {
+    let pieces = std::iter::once(&head[..])
+        .chain(parts.iter().copied())
+        .flat_map(|part| part.chunks(WRITE_BACK_PIECE));
+    for piece in pieces {
         file.write_all(piece)
             .map_err(|e| JournalError::io("write snapshot", &tmp, e))?;
         crate::segment::write_back(&file, &tmp, offset, piece.len() as u64)?;

@@ -88,18 +88,35 @@ impl SnapshotJob {
     }
 }
 
+/// A node snapshot's bytes in their three parts (see the module docs): written one after
+/// another, never copied into one buffer (a full order index is tens of MB).
+struct Encoded {
+    engine_len: [u8; 4],
+    engine: Vec<u8>,
+    projection: Vec<u8>,
+}
+
+impl Encoded {
+    fn parts(&self) -> [&[u8]; 3] {
+        [&self.engine_len, &self.engine, &self.projection]
+    }
+
+    fn len(&self) -> usize {
+        self.parts().iter().map(|p| p.len()).sum()
+    }
+}
+
 impl Captured {
-    fn encode(self) -> Result<Vec<u8>, NodeError> {
+    fn encode(self) -> Result<Encoded, NodeError> {
         let mut engine = Vec::new();
         codec::encode_snapshot(&self.engine, &mut engine)?;
         let len = u32::try_from(engine.len())
             .map_err(|_| NodeError::Recovery("engine snapshot larger than 4 GiB".into()))?;
-        let projection = (self.projection)();
-        let mut out = Vec::with_capacity(4 + engine.len() + projection.len());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&engine);
-        out.extend_from_slice(&projection);
-        Ok(out)
+        Ok(Encoded {
+            engine_len: len.to_le_bytes(),
+            engine,
+            projection: (self.projection)(),
+        })
     }
 }
 
@@ -129,9 +146,9 @@ impl Writer {
     fn write(&self, job: Captured) -> Result<(), NodeError> {
         self.events.wait_durable_blocking(job.last_event_seq)?;
         let index = job.index;
-        let bytes = job.encode()?;
-        let path = journal::snapshot::write_snapshot(&self.dir, index, &bytes)?;
-        tracing::info!(index, bytes = bytes.len(), path = %path.display(), "snapshot written");
+        let encoded = job.encode()?;
+        let path = journal::snapshot::write_snapshot_parts(&self.dir, index, &encoded.parts())?;
+        tracing::info!(index, bytes = encoded.len(), path = %path.display(), "snapshot written");
         if self.retire_segments {
             self.commands.retain(self.keep)?;
         } else {
