@@ -1143,14 +1143,14 @@ mod tests {
             }
             index.put(o);
             if id % 2 == 0 {
-                let slot = index.by_id.get(OrderId(id)).unwrap();
+                let slot = index.by_id.get(OrderId(id)).expect("just put");
                 index.close(slot);
             }
             index.evict();
         }
         let bytes = index.to_bytes();
         let (saved, used): (Saved, usize) =
-            bincode::decode_from_slice(&bytes, matcher::codec::config()).unwrap();
+            bincode::decode_from_slice(&bytes, matcher::codec::config()).expect("decodes");
         assert_eq!(used, bytes.len());
         let ids: Vec<u64> = saved.orders.iter().map(|o| o.info.order_id.0).collect();
         assert_eq!(
@@ -1163,10 +1163,10 @@ mod tests {
         assert!(!keyed.contains(&1) && keyed.contains(&4), "{keyed:?}");
         // The owned form encodes to exactly the bytes the borrowed one wrote.
         assert_eq!(
-            bincode::encode_to_vec(&saved, matcher::codec::config()).unwrap(),
+            bincode::encode_to_vec(&saved, matcher::codec::config()).expect("encodes"),
             bytes
         );
-        let back = OrderIndex::from_bytes(&bytes).unwrap();
+        let back = OrderIndex::from_bytes(&bytes).expect("loads");
         back.assert_consistent();
         assert_eq!(back.to_bytes(), bytes);
     }
