@@ -49,29 +49,77 @@ fn header(index: u64, parts: &[&[u8]]) -> [u8; HEADER] {
     head
 }
 
-/// Checks a snapshot file's bytes; returns the blob or why it is invalid.
-fn decode(expected_index: u64, data: &[u8]) -> Result<&[u8], &'static str> {
-    if data.len() < HEADER {
-        return Err("shorter than the snapshot header");
-    }
-    let word = |at: usize| -> [u8; 4] { [data[at], data[at + 1], data[at + 2], data[at + 3]] };
-    let mut idx = [0u8; 8];
-    idx.copy_from_slice(&data[8..16]);
-    let mut len = [0u8; 8];
-    len.copy_from_slice(&data[16..24]);
+/// Checks a snapshot's header against the index its name gives and the length of the blob
+/// that follows it; returns the CRC the header records, or why it is invalid.
+fn check_header(
+    expected_index: u64,
+    head: &[u8; HEADER],
+    blob_len: u64,
+) -> Result<u32, &'static str> {
+    let word = |at: usize| [head[at], head[at + 1], head[at + 2], head[at + 3]];
+    let dword = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&head[at..at + 8]);
+        u64::from_le_bytes(b)
+    };
     if u32::from_le_bytes(word(0)) != MAGIC {
         return Err("bad magic");
     }
-    if u64::from_le_bytes(idx) != expected_index {
+    if dword(8) != expected_index {
         return Err("index in the header differs from the file name");
     }
-    if u64::from_le_bytes(len) != (data.len() - HEADER) as u64 {
+    if dword(16) != blob_len {
         return Err("length in the header differs from the file size");
     }
-    if crc32fast::hash(&data[8..]) != u32::from_le_bytes(word(4)) {
+    Ok(u32::from_le_bytes(word(4)))
+}
+
+/// Checks a snapshot file's bytes; returns the blob or why it is invalid.
+fn decode(expected_index: u64, data: &[u8]) -> Result<&[u8], &'static str> {
+    let Some((head, blob)) = data.split_first_chunk::<HEADER>() else {
+        return Err("shorter than the snapshot header");
+    };
+    let crc = check_header(expected_index, head, blob.len() as u64)?;
+    if crc32fast::hash(&data[8..]) != crc {
         return Err("checksum mismatch");
     }
-    Ok(&data[HEADER..])
+    Ok(blob)
+}
+
+/// What [`decode`] checks, read through a small buffer instead of into memory: retention
+/// checks the newest snapshots on every round, and each is tens of MB.
+fn check_file(expected_index: u64, file: &mut File) -> std::io::Result<Result<(), &'static str>> {
+    use std::io::Read;
+    let size = file.metadata()?.len();
+    let mut head = [0u8; HEADER];
+    if size < HEADER as u64 {
+        return Ok(Err("shorter than the snapshot header"));
+    }
+    file.read_exact(&mut head)?;
+    let crc = match check_header(expected_index, &head, size - HEADER as u64) {
+        Ok(crc) => crc,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let mut h = crc32fast::Hasher::new();
+    h.update(&head[8..]);
+    let mut buf = vec![0u8; 256 << 10];
+    let mut read = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        read += n as u64;
+    }
+    if read != size - HEADER as u64 {
+        return Ok(Err("length in the header differs from the file size"));
+    }
+    Ok(if h.finalize() == crc {
+        Ok(())
+    } else {
+        Err("checksum mismatch")
+    })
 }
 
 /// Bytes of a snapshot written back to the disk at a time.
@@ -141,12 +189,30 @@ pub fn list_snapshots(dir: &Path) -> Result<Vec<u64>, JournalError> {
 /// Reads and verifies one snapshot; `Ok(None)` (with a warning logged) if it is invalid.
 pub fn read_snapshot(dir: &Path, index: u64) -> Result<Option<Vec<u8>>, JournalError> {
     let path = snapshot_path(dir, index);
-    let data = fs::read(&path).map_err(|e| JournalError::io("read snapshot", &path, e))?;
+    let mut data = fs::read(&path).map_err(|e| JournalError::io("read snapshot", &path, e))?;
     match decode(index, &data) {
-        Ok(blob) => Ok(Some(blob.to_vec())),
+        Ok(_) => {
+            // The blob moves to the front of the same buffer (no second copy of it).
+            data.drain(..HEADER);
+            Ok(Some(data))
+        }
         Err(reason) => {
             tracing::warn!(snapshot = %path.display(), reason, "skipping invalid snapshot");
             Ok(None)
+        }
+    }
+}
+
+/// Whether a snapshot is valid (what [`read_snapshot`] checks, without keeping its bytes);
+/// an invalid one is logged as [`read_snapshot`] logs it.
+fn snapshot_is_valid(dir: &Path, index: u64) -> Result<bool, JournalError> {
+    let path = snapshot_path(dir, index);
+    let checked = File::open(&path).and_then(|mut f| check_file(index, &mut f));
+    match checked.map_err(|e| JournalError::io("read snapshot", &path, e))? {
+        Ok(()) => Ok(true),
+        Err(reason) => {
+            tracing::warn!(snapshot = %path.display(), reason, "skipping invalid snapshot");
+            Ok(false)
         }
     }
 }
@@ -199,7 +265,7 @@ fn retain_snapshots_only(
         if kept.len() == keep {
             break;
         }
-        if read_snapshot(dir, index)?.is_some() {
+        if snapshot_is_valid(dir, index)? {
             kept.push(index);
         }
     }

@@ -8,7 +8,8 @@ use std::fs;
 
 use journal::segment::list_segments;
 use journal::snapshot::{
-    latest_snapshot, list_snapshots, read_snapshot, retain, write_snapshot, write_snapshot_parts,
+    latest_snapshot, list_snapshots, read_snapshot, retain, retain_snapshots, write_snapshot,
+    write_snapshot_parts,
 };
 use journal::{scan, Journal, RecordKind};
 
@@ -27,6 +28,23 @@ fn a_snapshot_written_in_parts_is_the_same_file() {
     // No parts at all is an empty blob.
     write_snapshot_parts(two.path(), 8, &[]).unwrap();
     assert_eq!(read_snapshot(two.path(), 8).unwrap(), Some(Vec::new()));
+}
+
+/// A fresh directory holding copies of `dir`'s snapshot files.
+fn copy_of(dir: &std::path::Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    fs::create_dir(copy.path().join("snapshots")).unwrap();
+    for entry in fs::read_dir(dir.join("snapshots")).unwrap() {
+        let from = entry.unwrap().path();
+        fs::copy(
+            &from,
+            copy.path()
+                .join("snapshots")
+                .join(from.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    copy
 }
 
 #[test]
@@ -71,7 +89,20 @@ fn newest_valid_snapshot_wins_and_corrupt_ones_are_skipped() {
             Some((20, Vec::new())),
             "{what}"
         );
+        // Retention (which checks files without reading them into memory) agrees: the
+        // damaged newest one is not counted as kept, so 20 stays and only 10 could go.
+        let copy = copy_of(dir);
+        assert_eq!(
+            retain_snapshots(copy.path(), 1).unwrap(),
+            vec![10],
+            "{what}"
+        );
+        assert_eq!(list_snapshots(copy.path()).unwrap(), vec![20, 30], "{what}");
     }
+    // Undamaged, the newest one is kept alone.
+    fs::write(&p30, &good).unwrap();
+    let copy = copy_of(dir);
+    assert_eq!(retain_snapshots(copy.path(), 1).unwrap(), vec![10, 20]);
     // No temporary files are left behind.
     let names: Vec<String> = fs::read_dir(dir.join("snapshots"))
         .unwrap()
