@@ -22,23 +22,13 @@ pub trait Projection: Send + 'static {
     /// and returns the [`Encode`] step, which runs at the lowest priority.
     fn save(&self) -> Capture;
 
-    /// [`Projection::save`]'s bytes, captured and encoded at once on the calling thread
-    /// (for tests and tools; snapshots run the steps on their own threads).
-    fn saved_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        (self.save())()(&mut out);
-        out
-    }
-
     /// Restores the state saved by [`Projection::save`]. An error makes recovery fall back to
     /// [`Projection::seed`].
     fn load(&mut self, bytes: &[u8]) -> Result<(), String>;
 }
 
-/// Encodes a projection's captured state (on the snapshot thread, at the lowest priority),
-/// appending it to the buffer given: the snapshot writer keeps that buffer from one snapshot
-/// to the next, so tens of MB of encoded state do not land in fresh memory every time.
-pub type Encode = Box<dyn FnOnce(&mut Vec<u8>) + Send>;
+/// Encodes a projection's captured state (on the snapshot thread, at the lowest priority).
+pub type Encode = Box<dyn FnOnce() -> Vec<u8> + Send>;
 
 /// Captures a projection's state for a snapshot (on the snapshot thread, at once, at normal
 /// priority) and returns its encoder. See [`Projection::save`].
@@ -52,7 +42,7 @@ impl Projection for NoProjection {
     fn apply(&mut self, _batch: &CommandEvents) {}
     fn seed(&mut self, _engine: &Engine) {}
     fn save(&self) -> Capture {
-        Box::new(|| Box::new(|_: &mut Vec<u8>| {}))
+        Box::new(|| Box::new(Vec::new))
     }
     fn load(&mut self, _bytes: &[u8]) -> Result<(), String> {
         Ok(())

@@ -88,11 +88,8 @@ impl SnapshotJob {
     }
 }
 
-/// A node snapshot's bytes in their three parts (see the module docs), written one after
-/// another and never copied into one buffer (a full order index is tens of MB). The writer
-/// keeps the buffers from one snapshot to the next: fresh memory for each snapshot cost page
-/// faults and zeroing of every page, most of a snapshot's CPU time.
-#[derive(Default)]
+/// A node snapshot's bytes in their three parts (see the module docs): written one after
+/// another, never copied into one buffer (a full order index is tens of MB).
 struct Encoded {
     engine_len: [u8; 4],
     engine: Vec<u8>,
@@ -110,16 +107,16 @@ impl Encoded {
 }
 
 impl Captured {
-    /// Encodes into `into`'s buffers (emptied first).
-    fn encode(self, into: &mut Encoded) -> Result<(), NodeError> {
-        into.engine.clear();
-        into.projection.clear();
-        codec::encode_snapshot(&self.engine, &mut into.engine)?;
-        let len = u32::try_from(into.engine.len())
+    fn encode(self) -> Result<Encoded, NodeError> {
+        let mut engine = Vec::new();
+        codec::encode_snapshot(&self.engine, &mut engine)?;
+        let len = u32::try_from(engine.len())
             .map_err(|_| NodeError::Recovery("engine snapshot larger than 4 GiB".into()))?;
-        into.engine_len = len.to_le_bytes();
-        (self.projection)(&mut into.projection);
-        Ok(())
+        Ok(Encoded {
+            engine_len: len.to_le_bytes(),
+            engine,
+            projection: (self.projection)(),
+        })
     }
 }
 
@@ -143,19 +140,13 @@ struct Writer {
     retire_segments: bool,
     dir: PathBuf,
     busy: AtomicBool,
-    /// The encoding buffers, kept between snapshots (only the writer thread uses them).
-    buffers: std::sync::Mutex<Encoded>,
 }
 
 impl Writer {
     fn write(&self, job: Captured) -> Result<(), NodeError> {
         self.events.wait_durable_blocking(job.last_event_seq)?;
         let index = job.index;
-        let mut encoded = self
-            .buffers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        job.encode(&mut encoded)?;
+        let encoded = job.encode()?;
         let path = journal::snapshot::write_snapshot_parts(&self.dir, index, &encoded.parts())?;
         tracing::info!(index, bytes = encoded.len(), path = %path.display(), "snapshot written");
         if self.retire_segments {
@@ -189,7 +180,6 @@ impl Snapshotter {
             retire_segments: config.retire_journal_segments,
             dir: config.commands_dir(),
             busy: AtomicBool::new(false),
-            buffers: std::sync::Mutex::new(Encoded::default()),
         });
         let spawn_error = |e| NodeError::io("spawn snapshot thread", config.commands_dir(), e);
         let (captured_tx, captured_rx): (SyncSender<Captured>, Receiver<Captured>) =

@@ -382,21 +382,16 @@ impl<'a> SavedRef<'a> {
         }
     }
 
-    /// Appends the encoded form to `out` (sized first, so it grows at most once).
-    fn encode_into(&self, out: &mut Vec<u8>) {
-        let config = matcher::codec::config();
-        let mut size =
-            bincode::enc::EncoderImpl::new(bincode::enc::write::SizeWriter::default(), config);
-        let start = out.len();
-        let written = bincode::Encode::encode(self, &mut size).and_then(|()| {
-            out.reserve(size.into_writer().bytes_written);
-            bincode::encode_into_std_write(self, out, config)
-        });
-        if let Err(e) = written {
-            // Encoding plain integers and validated ids into a Vec does not fail; an empty
-            // save makes recovery seed from the engine instead.
-            tracing::error!(error = %e, "order index could not be encoded");
-            out.truncate(start);
+    fn to_bytes(&self) -> Vec<u8> {
+        // bincode sizes the vector exactly before it writes.
+        match bincode::encode_to_vec(self, matcher::codec::config()) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                // Encoding plain integers and validated ids into a Vec does not fail; an
+                // empty save makes recovery seed from the engine instead.
+                tracing::error!(error = %e, "order index could not be encoded");
+                Vec::new()
+            }
         }
     }
 }
@@ -894,14 +889,12 @@ impl OrderIndex {
 
     /// Encodes the index (see the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
         SavedRef::collect(
             self.slots.entries_and_gaps(),
             self.slots.capacity(),
             self.max_closed,
         )
-        .encode_into(&mut out);
-        out
+        .to_bytes()
     }
 
     /// Decodes bytes written by [`OrderIndex::to_bytes`].
@@ -1001,9 +994,10 @@ impl Projection for OrderIndex {
             for chunk in chunks {
                 slots.extend_from_slice(&chunk);
             }
-            Box::new(move |out: &mut Vec<u8>| {
-                SavedRef::collect(&slots, slots.len(), max_closed).encode_into(out);
+            Box::new(move || {
+                let bytes = SavedRef::collect(&slots, slots.len(), max_closed).to_bytes();
                 pool.give_back(slots);
+                bytes
             })
         })
     }
@@ -1080,7 +1074,7 @@ mod tests {
         }
         // The chunks are prepared before the buffer.
         assert_eq!(spare(&index), 1500usize.div_ceil(CHUNK));
-        let bytes = index.saved_bytes();
+        let bytes = (index.save())()();
         let pool = Arc::clone(&index.capture_buffer.0);
         index.load(&bytes).unwrap_or_else(|e| panic!("{e}"));
         assert!(Arc::ptr_eq(&pool, &index.capture_buffer.0));
@@ -1115,7 +1109,7 @@ mod tests {
         for id in orders + 1..=50 * CHUNK as u64 {
             index.put(order(id, OrderStatus::New));
         }
-        let bytes = index.saved_bytes();
+        let bytes = (index.save())()();
         let mut other = OrderIndex::new(1000);
         other.warm_up();
         while spare(&other) < 94 {
